@@ -1,4 +1,6 @@
-"""`python -m faceclip_core <command>`: one sub-command per module, each with `register(subparsers)`.
+"""FaceCLIP command-line tools (python -m faceclip_core COMMAND --help for each).
+
+One sub-command per module, each with `register(subparsers)`.
 
 Exit codes shared by every command: 0 success, 2 bad arguments or unusable input files,
 other codes as each command documents (e.g. 3 for "no face found").

@@ -1,0 +1,26 @@
+"""`convert`: official FaceCLIP encoder .pt -> .safetensors (architecture in the metadata), optionally re-typed."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .checkpoint import DTYPES, read_encoder_state, save_encoder
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "convert",
+        help="convert a FaceCLIP encoder checkpoint to .safetensors",
+        description="Checks every key and shape, then writes a .safetensors that loads without unpickling.",
+    )
+    p.add_argument("src", type=Path, metavar="IN.pt")
+    p.add_argument("dst", type=Path, metavar="OUT.safetensors")
+    p.add_argument("--dtype", choices=sorted(DTYPES), help="cast floating-point weights (default: keep the file's)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    state, config = read_encoder_state(args.src)
+    save_encoder(state, config, args.dst, DTYPES[args.dtype] if args.dtype else None)
+    print(f"wrote {args.dst} ({len(state)} tensors{', ' + args.dtype if args.dtype else ''})")
+    return 0

@@ -1,0 +1,131 @@
+"""The fusion encoder of a FaceCLIP branch: a Grounding-DINO feature enhancer over face patches and text tokens.
+
+Each layer runs (1) bi-directional image<->text cross-attention, (2) text self-attention (the text
+enhancer), (3) deformable self-attention over the face patch map. The branch output is the text stream,
+so the last layer's image-side updates feed nothing and are skipped.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import InProjAttention, head_scale, merge_heads, split_heads
+from .config import FusionConfig
+from .deformable_attention import DeformableAttention
+
+
+class BiAttention(nn.Module):
+    """Image tokens attend to text and text tokens attend to image, through one shared logit matrix."""
+
+    def __init__(self, width: int, inner: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.scale = head_scale(inner // heads)
+        self.v_proj = nn.Linear(width, inner)
+        self.l_proj = nn.Linear(width, inner)
+        self.values_v_proj = nn.Linear(width, inner)
+        self.values_l_proj = nn.Linear(width, inner)
+        self.out_v_proj = nn.Linear(inner, width)
+        self.out_l_proj = nn.Linear(inner, width)
+        for linear in (self.v_proj, self.l_proj, self.values_v_proj, self.values_l_proj, self.out_v_proj, self.out_l_proj):
+            nn.init.xavier_uniform_(linear.weight)
+            nn.init.zeros_(linear.bias)
+
+    def forward(self, v: torch.Tensor, l: torch.Tensor, need_v: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """v (B, Nv, C) image, l (B, Nl, C) text -> (delta for v or None, delta for l)."""
+        q = split_heads(self.v_proj(v) * self.scale, self.heads)
+        k = split_heads(self.l_proj(l), self.heads)
+        # The reference subtracts a max and clamps logits to +-5e4 before each softmax; softmax is
+        # shift-invariant and the clamp only bites where exp() is already 0, so plain softmax is equal.
+        logits = (q @ k.transpose(-1, -2)).float()  # (B, H, Nv, Nl)
+        values_v = split_heads(self.values_v_proj(v), self.heads)
+        delta_l = self.out_l_proj(merge_heads(logits.transpose(-1, -2).softmax(-1).to(v.dtype) @ values_v))
+        if not need_v:
+            return None, delta_l
+        values_l = split_heads(self.values_l_proj(l), self.heads)
+        delta_v = self.out_v_proj(merge_heads(logits.softmax(-1).to(v.dtype) @ values_l))
+        return delta_v, delta_l
+
+
+class BiAttentionBlock(nn.Module):
+    def __init__(self, width: int, cfg: FusionConfig, init_gamma: float = 1e-4):
+        super().__init__()
+        self.layer_norm_v = nn.LayerNorm(width)
+        self.layer_norm_l = nn.LayerNorm(width)
+        self.attn = BiAttention(width, cfg.bi_attn_dim, cfg.bi_attn_heads)
+        self.gamma_v = nn.Parameter(torch.full((width,), init_gamma))
+        self.gamma_l = nn.Parameter(torch.full((width,), init_gamma))
+
+    def forward(self, v: torch.Tensor, l: torch.Tensor, need_v: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
+        # the residual is taken around the *normalised* inputs, as in the reference
+        v, l = self.layer_norm_v(v), self.layer_norm_l(l)
+        delta_v, delta_l = self.attn(v, l, need_v)
+        return (v + self.gamma_v * delta_v if need_v else None), l + self.gamma_l * delta_l
+
+
+class TextEnhancerLayer(nn.Module):
+    """Post-norm self-attention over all 77 text tokens (no padding mask) with position on queries/keys."""
+
+    def __init__(self, width: int, cfg: FusionConfig):
+        super().__init__()
+        self.self_attn = InProjAttention(width, cfg.text_heads)
+        self.linear1 = nn.Linear(width, cfg.text_ffn_dim)
+        self.linear2 = nn.Linear(cfg.text_ffn_dim, width)
+        self.norm1 = nn.LayerNorm(width)
+        self.norm2 = nn.LayerNorm(width)
+
+    def forward(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        x = self.norm1(x + self.self_attn(x, pos=pos))
+        return self.norm2(x + self.linear2(F.relu(self.linear1(x))))
+
+
+class DeformableEncoderLayer(nn.Module):
+    """Post-norm deformable self-attention over the face patch map, then an FFN."""
+
+    def __init__(self, width: int, cfg: FusionConfig):
+        super().__init__()
+        self.self_attn = DeformableAttention(width, cfg.deform_heads, cfg.deform_points)
+        self.norm1 = nn.LayerNorm(width)
+        self.linear1 = nn.Linear(width, cfg.deform_ffn_dim)
+        self.linear2 = nn.Linear(cfg.deform_ffn_dim, width)
+        self.norm2 = nn.LayerNorm(width)
+
+    def forward(self, x: torch.Tensor, pos: torch.Tensor, grid: int) -> torch.Tensor:
+        x = self.norm1(x + self.self_attn(x + pos, x, grid))
+        return self.norm2(x + self.linear2(F.relu(self.linear1(x))))
+
+
+class FusionEncoder(nn.Module):
+    def __init__(self, width: int, cfg: FusionConfig):
+        super().__init__()
+        self.layers = nn.ModuleList(DeformableEncoderLayer(width, cfg) for _ in range(cfg.layers))
+        self.text_layers = nn.ModuleList(TextEnhancerLayer(width, cfg) for _ in range(cfg.layers))
+        self.fusion_layers = nn.ModuleList(BiAttentionBlock(width, cfg) for _ in range(cfg.layers))
+
+    def forward(
+        self, image: torch.Tensor, image_pos: torch.Tensor, text: torch.Tensor, text_pos: torch.Tensor, grid: int
+    ) -> torch.Tensor:
+        """image (B, grid*grid, C), text (B, T, C), positions broadcastable to them -> fused text (B, T, C)."""
+        last = len(self.layers) - 1
+        for i, (fusion, text_layer, image_layer) in enumerate(zip(self.fusion_layers, self.text_layers, self.layers)):
+            image, text = fusion(image, text, need_v=i < last)
+            text = text_layer(text, text_pos)
+            if i < last:
+                image = image_layer(image, image_pos, grid)
+        return text
+
+
+class Fuser(nn.Module):
+    """Holds the encoder plus the two-stage head of the reference (`enc_output*`), unused at inference."""
+
+    def __init__(self, width: int, cfg: FusionConfig):
+        super().__init__()
+        self.encoder = FusionEncoder(width, cfg)
+        self.enc_output = nn.Linear(width, width)
+        self.enc_output_norm = nn.LayerNorm(width)
+
+    def forward(
+        self, image: torch.Tensor, image_pos: torch.Tensor, text: torch.Tensor, text_pos: torch.Tensor, grid: int
+    ) -> torch.Tensor:
+        return self.encoder(image, image_pos, text, text_pos, grid)
