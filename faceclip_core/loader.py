@@ -10,6 +10,12 @@ from .config import FaceCLIPConfig
 from .model import FaceCLIPEncoder
 
 
+def _aligned(tensor: torch.Tensor) -> torch.Tensor:
+    """safetensors packs tensors without padding; CPU kernels take other paths (other rounding) on
+    unaligned data, so outputs would differ in the last bit from the same weights loaded elsewhere."""
+    return tensor if tensor.data_ptr() % 64 == 0 else tensor.clone()
+
+
 def load_encoder(
     path: str | os.PathLike,
     device: str | torch.device = "cpu",
@@ -22,7 +28,7 @@ def load_encoder(
     (`assign=True`), so nothing is initialised only to be overwritten.
     """
     state, config = read_encoder_state(path, config)
-    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    state = {k: _aligned(v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
     with torch.device("meta"):
         model = FaceCLIPEncoder(config)
     model.load_state_dict(state, strict=True, assign=True)

@@ -1,0 +1,135 @@
+"""What one ComfyUI run costs the FaceCLIP encoder: 1 face, 4 prompts and 1 negative prompt.
+
+    python benchmarks/bench_encoder.py [--device cpu|cuda] [--dtypes fp32 fp16 bf16] [--weights W] [--repeats N]
+
+(a) the official pipeline's pattern: one call per prompt with the face features recomputed each time,
+    the negative in a call of its own that runs the face ViT on a black image;
+(b) ours: the face encoded once, the black-face features cached per loaded model, and the 4 prompts
+    plus the negative in one batch.
+Both use this package's modules on the same full-size weights (random, in the released 16-bit format,
+unless --weights is given), so the ratio measures the calling pattern and the skipped dead work, not
+kernel differences. Each dtype runs in a fresh process so its resident memory is its own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from faceclip_core.checkpoint import DTYPES, save_encoder  # noqa: E402
+from faceclip_core.model import FaceCLIPEncoder  # noqa: E402
+
+PROMPTS = [
+    "a woman wearing a blue denim shirt and khaki pants, on a rocky desert plateau",
+    "a woman reading a book in a sunlit cafe, film photo",
+    "a woman as an astronaut on the moon, cinematic lighting",
+    "portrait of a woman in a garden, soft morning light",
+]
+NEGATIVE = "nude, worst quality, low quality, blurry, deformed, watermark, text"
+
+
+def rss_gib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def timed(fn, repeats: int, device: str) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        result = fn()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def official_pattern(encoder: FaceCLIPEncoder, face: torch.Tensor):
+    rows = []
+    with torch.inference_mode():
+        for prompt in PROMPTS:
+            rows.append(encoder(encoder.encode_faces(face), [prompt], [0]))
+        encoder.clear_cache()  # the official negative runs the face ViT on a black image every time
+        rows.append(encoder(None, [NEGATIVE], [None]))
+    return torch.cat([c for c, _ in rows]), torch.cat([p for _, p in rows])
+
+
+def our_pattern(encoder: FaceCLIPEncoder, face: torch.Tensor):
+    return encoder.encode(face, PROMPTS + [NEGATIVE], face_index=[0, 0, 0, 0, None])
+
+
+def measure(weights: Path, dtype_name: str, device: str, repeats: int) -> dict:
+    """One dtype, in this process: load, warm up, time (a) and (b)."""
+    from faceclip_core.loader import load_encoder
+
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    encoder = load_encoder(weights, device=device, dtype=DTYPES[dtype_name])
+    load_s = time.perf_counter() - start
+    face = torch.rand(1, 448, 448, 3)
+    our_pattern(encoder, face)  # warm-up; also fills the black-face cache, as any earlier run would
+    official_s, (ctx_a, pooled_a) = timed(lambda: official_pattern(encoder, face), repeats, device)
+    ours_s, (ctx_b, pooled_b) = timed(lambda: our_pattern(encoder, face), repeats, device)
+    diff = max((ctx_a - ctx_b).abs().max().item(), (pooled_a - pooled_b).abs().max().item())
+    return {
+        "dtype": dtype_name, "device": device, "load_s": load_s, "official_s": official_s, "ours_s": ours_s,
+        "ratio": ours_s / official_s, "max_abs_diff": diff, "rss_gib": rss_gib(),
+        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "cuda_peak_gib": torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else None,
+    }
+
+
+def write_random_weights(path: Path) -> None:
+    torch.manual_seed(0)
+    encoder = FaceCLIPEncoder()
+    save_encoder(encoder.state_dict(), encoder.config, path, torch.bfloat16)  # 16-bit like the release
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--dtypes", nargs="+", default=["fp32", "fp16", "bf16"], choices=sorted(DTYPES))
+    parser.add_argument("--weights", type=Path, help="encoder weights (default: random, written to a temp file)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one dtype and print JSON
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.weights, args.one, args.device, args.repeats)))
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = args.weights
+        if weights is None:
+            weights = Path(tmp) / "random_encoder.safetensors"
+            write_random_weights(weights)
+        print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; weights {weights.name}")
+        print("dtype  load_s  (a)official_s  (b)ours_s  (b)/(a)  max|a-b|   RSS_GiB  peak_RSS_GiB")
+        results = []
+        for name in args.dtypes:
+            cmd = [sys.executable, __file__, "--one", name, "--device", args.device, "--weights", str(weights), "--repeats", str(args.repeats)]
+            r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            results.append(r)
+            print(f"{name:5}  {r['load_s']:6.1f}  {r['official_s']:13.2f}  {r['ours_s']:9.2f}  {r['ratio']:7.2f}  "
+                  f"{r['max_abs_diff']:.1e}  {r['rss_gib']:7.2f}  {r['peak_rss_gib']:12.2f}"
+                  + (f"  cuda_peak {r['cuda_peak_gib']:.2f} GiB" if r["cuda_peak_gib"] is not None else ""))
+        by = {r["dtype"]: r for r in results}
+        if "fp32" in by:
+            for name in ("fp16", "bf16"):
+                if name in by:
+                    print(f"{name} resident / fp32 resident: {by[name]['rss_gib'] / by['fp32']['rss_gib']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The FaceCLIP encoder's architecture and encode() behaviour, on tiny configs of the real code."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from faceclip_core.config import OFFICIAL, FaceCLIPConfig, tiny_config
+from faceclip_core.errors import UsageError
+from faceclip_core.model import FaceCLIPEncoder
+from tiny_faceclip import make_tiny_encoder, random_faces
+
+SHAPES_LIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "faceclip_encoder_state_dict.txt"
+PROMPTS = ["a person on a beach at sunset", "a portrait in a studio, soft light", "an astronaut on the moon"]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> FaceCLIPEncoder:
+    return make_tiny_encoder()
+
+
+def test_full_size_model_has_exactly_the_official_names_and_shapes():
+    if not SHAPES_LIST.is_file():
+        pytest.skip(f"{SHAPES_LIST} (the project's shared folder) is not beside this checkout")
+    official = [line.split("\t")[:2] for line in SHAPES_LIST.read_text().splitlines() if line and not line.startswith("#")]
+    with torch.device("meta"):
+        model = FaceCLIPEncoder(OFFICIAL)
+    ours = [[k, str(list(v.shape))] for k, v in model.state_dict().items()]
+    assert len(ours) == 1686
+    assert ours == official  # names, shapes and order
+    assert sum(v.numel() for v in model.state_dict().values()) == 1_573_352_072
+
+
+def test_config_round_trips_through_json():
+    assert FaceCLIPConfig.from_json(OFFICIAL.to_json()) == OFFICIAL
+    assert FaceCLIPConfig.from_json(tiny_config().to_json()) == tiny_config()
+
+
+def test_encode_shapes_dtype_and_finite(encoder):
+    context, pooled = encoder.encode(random_faces(1), PROMPTS)
+    cfg = encoder.config
+    assert context.shape == (3, 77, cfg.l.text.width + cfg.g.text.width)
+    assert pooled.shape == (3, cfg.g.text.width)
+    assert context.dtype == pooled.dtype == torch.float32
+    assert torch.isfinite(context).all() and torch.isfinite(pooled).all()
+
+
+def test_identity_changes_face_rows_only_from_the_id_position_on(encoder):
+    faces = random_faces(2)
+    prompts = ["a person reading", "worst quality"]
+    ctx_a, pooled_a = encoder.encode(faces, prompts, face_index=[0, None])
+    ctx_b, pooled_b = encoder.encode(faces, prompts, face_index=[1, None])
+    assert not torch.allclose(ctx_a[0], ctx_b[0]) and not torch.allclose(pooled_a[0], pooled_b[0])
+    assert torch.equal(ctx_a[1], ctx_b[1]) and torch.equal(pooled_a[1], pooled_b[1])
+
+    # the text tower is causal: tokens before the `id` slot (position 4) cannot see the face
+    ids, slots = encoder.tokenize(prompts[:1], [True])
+    assert slots[0].nonzero().flatten().tolist() == [4]
+    branch = encoder.face_clip_g
+    features = encoder.encode_faces(faces)
+    with torch.inference_mode():
+        states = [branch.encode_text(ids, slots, features.g.id_token[i : i + 1]) for i in (0, 1)]
+    assert torch.equal(states[0][:, :4], states[1][:, :4])
+    assert not torch.allclose(states[0][:, 4], states[1][:, 4])
+
+
+def test_face_features_reused_for_all_prompts_equal_separate_calls(encoder):
+    face = random_faces(1)
+    batched, pooled = encoder.encode(face, PROMPTS)
+    for i, prompt in enumerate(PROMPTS):
+        alone, alone_pooled = encoder.encode(face, [prompt])
+        torch.testing.assert_close(batched[i : i + 1], alone, atol=1e-5, rtol=0)
+        torch.testing.assert_close(pooled[i : i + 1], alone_pooled, atol=1e-5, rtol=0)
+
+
+def test_mixed_batch_equals_one_by_one(encoder):
+    faces = random_faces(2)
+    face_index = [1, None, 0]
+    batched, pooled = encoder.encode(faces, PROMPTS, face_index=face_index)
+    for i, (prompt, index) in enumerate(zip(PROMPTS, face_index)):
+        face = None if index is None else faces[index : index + 1]
+        alone, alone_pooled = encoder.encode(face, [prompt])
+        torch.testing.assert_close(batched[i : i + 1], alone, atol=1e-5, rtol=0)
+        torch.testing.assert_close(pooled[i : i + 1], alone_pooled, atol=1e-5, rtol=0)
+
+
+def test_no_face_path_is_the_black_face_without_prefix(encoder):
+    ids, slots = encoder.tokenize(["worst quality"], [False])
+    assert not slots.any()
+    assert ids[0, :4].tolist() == [49406, 5719, 3027, 49407]  # no "photo of a id person." prefix
+    context, pooled = encoder.encode(None, ["worst quality"])
+    with torch.inference_mode():
+        black = encoder.encode_faces(torch.zeros(1, 3, 8, 8))  # any size: resized to the ViT's input
+        context_l, _ = encoder.face_clip_l(ids, slots, black.l)
+        context_g, pooled_g = encoder.face_clip_g(ids, slots, black.g)
+    torch.testing.assert_close(context, torch.cat([context_l, context_g], dim=-1), atol=0, rtol=0)
+    torch.testing.assert_close(pooled, pooled_g, atol=0, rtol=0)
+    with_face, _ = encoder.encode(random_faces(1), ["worst quality"])
+    assert not torch.allclose(context, with_face)
+
+
+def test_no_face_features_are_cached_and_dropped_on_device_or_dtype_change():
+    encoder = make_tiny_encoder()
+    first = encoder.no_face_features()
+    assert encoder.no_face_features() is first
+    encoder.to(torch.float64)
+    assert encoder.no_face_features() is not first
+    assert encoder.no_face_features().l.patches.dtype == torch.float64
+
+
+def test_last_layer_image_side_is_skipped(encoder):
+    calls = {"first": 0, "last": 0}
+    layers = encoder.face_clip_l.fuser.encoder.layers
+    hooks = [
+        layers[0].register_forward_hook(lambda *_: calls.__setitem__("first", calls["first"] + 1)),
+        layers[-1].register_forward_hook(lambda *_: calls.__setitem__("last", calls["last"] + 1)),
+    ]
+    try:
+        encoder.encode(random_faces(1), PROMPTS[:1])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert calls == {"first": 1, "last": 0}
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float16, 2e-2), (torch.bfloat16, 1e-1)])
+def test_16_bit_within_tolerance_of_fp32(encoder, dtype, tolerance):
+    face = random_faces(1)
+    context32, pooled32 = encoder.encode(face, PROMPTS)
+    low = make_tiny_encoder().to(dtype)
+    context, pooled = low.encode(face, PROMPTS)
+    assert context.dtype == dtype
+    assert (context.float() - context32).abs().max().item() <= tolerance
+    assert (pooled.float() - pooled32).abs().max().item() <= tolerance
+
+
+def test_face_layouts_are_equivalent(encoder):
+    nhwc = random_faces(1, size=48)
+    nchw = nhwc.permute(0, 3, 1, 2)
+    rgba = torch.cat([nhwc, torch.rand(1, 48, 48, 1)], dim=-1)
+    uint8 = (nhwc * 255).round().to(torch.uint8)
+    reference, _ = encoder.encode(nhwc, PROMPTS[:1])
+    for variant in (nchw, nhwc[0], rgba):
+        torch.testing.assert_close(encoder.encode(variant, PROMPTS[:1])[0], reference, atol=0, rtol=0)
+    torch.testing.assert_close(encoder.encode(uint8, PROMPTS[:1])[0], reference, atol=1e-2, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "faces, prompts, face_index, message",
+    [
+        (random_faces(2), PROMPTS, None, "2 faces and 3 prompts"),
+        (random_faces(1), PROMPTS, [0, 1, None], "refers to face 1, but 1 face(s) were given"),
+        (random_faces(1), PROMPTS, [0], "face_index has 1 entries for 3 prompts"),
+        (torch.rand(1, 5, 16, 16), PROMPTS, None, "no RGB channel axis"),
+        (torch.zeros(1, 16, 16, 3, dtype=torch.int32), PROMPTS, None, "float in [0, 1] or uint8"),
+    ],
+)
+def test_bad_inputs_name_the_problem(encoder, faces, prompts, face_index, message):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")):
+        encoder.encode(faces, prompts, face_index=face_index)
