@@ -28,7 +28,8 @@ def load_encoder(
     (`assign=True`), so nothing is initialised only to be overwritten.
     """
     state, config = read_encoder_state(path, config)
-    state = {k: _aligned(v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
+    # integer buffers are copied too: one tensor left on a memory-mapped file keeps all of it mapped
+    state = {k: _aligned(v.to(dtype)) if v.is_floating_point() else v.clone() for k, v in state.items()}
     with torch.device("meta"):
         model = FaceCLIPEncoder(config)
     model.load_state_dict(state, strict=True, assign=True)
