@@ -7,10 +7,22 @@ attention whose queries/keys carry a position embedding that the values do not.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+Operations = Any  # a namespace with Linear, LayerNorm, Conv2d, Embedding: torch.nn, or a host's casting layers
+
+
+def like(param: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A parameter held directly by a module, on x's device and dtype (a no-op when it already is).
+
+    Hosts that stream weights (ComfyUI's low-VRAM mode) move leaf layers only, so the few parameters
+    that are not inside a Linear/LayerNorm/... are brought to the input at their use.
+    """
+    return param.to(device=x.device, dtype=x.dtype)
 
 
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -26,14 +38,14 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 
 
 class InProjAttention(nn.Module):
-    def __init__(self, width: int, heads: int):
+    def __init__(self, width: int, heads: int, ops: Operations = nn):
         super().__init__()
         if width % heads:
             raise ValueError(f"width {width} is not divisible by {heads} heads")
         self.heads = heads
         self.in_proj_weight = nn.Parameter(torch.empty(3 * width, width))
         self.in_proj_bias = nn.Parameter(torch.empty(3 * width))
-        self.out_proj = nn.Linear(width, width)
+        self.out_proj = ops.Linear(width, width)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -43,12 +55,13 @@ class InProjAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, pos: torch.Tensor | None = None, is_causal: bool = False) -> torch.Tensor:
         """Self-attention over x (B, T, C); `pos` is added to queries and keys only (DETR convention)."""
+        weight, bias = like(self.in_proj_weight, x), like(self.in_proj_bias, x)
         if pos is None:
-            q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
+            q, k, v = F.linear(x, weight, bias).chunk(3, dim=-1)
         else:
             width = x.shape[-1]
-            q, k = F.linear(x + pos, self.in_proj_weight[: 2 * width], self.in_proj_bias[: 2 * width]).chunk(2, dim=-1)
-            v = F.linear(x, self.in_proj_weight[2 * width :], self.in_proj_bias[2 * width :])
+            q, k = F.linear(x + pos, weight[: 2 * width], bias[: 2 * width]).chunk(2, dim=-1)
+            v = F.linear(x, weight[2 * width :], bias[2 * width :])
         out = F.scaled_dot_product_attention(
             split_heads(q, self.heads), split_heads(k, self.heads), split_heads(v, self.heads), is_causal=is_causal
         )

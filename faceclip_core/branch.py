@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attention import Operations, like
 from .config import BranchConfig
 from .face_vit import FaceViT
 from .fusion import Fuser
@@ -34,7 +35,7 @@ class BranchFaceFeatures:
 
 
 class FaceCLIPBranch(nn.Module):
-    def __init__(self, cfg: BranchConfig):
+    def __init__(self, cfg: BranchConfig, ops: Operations = nn):
         super().__init__()
         self.cfg = cfg
         width = cfg.text.width
@@ -43,16 +44,16 @@ class FaceCLIPBranch(nn.Module):
         self.text_projection = nn.Parameter(torch.empty(width, width))
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         self.logit_bias = nn.Parameter(torch.tensor(-10.0))
-        self.transformer = Transformer(cfg.text)
-        self.token_embedding = nn.Embedding(cfg.text.vocab_size, width)
-        self.ln_final = nn.LayerNorm(width)
-        self.face_encoder = FaceViT(cfg.face)
-        self.proj1 = nn.Linear(cfg.face.feature_dim, width)
-        self.face_patch_proj = nn.Linear(cfg.face.width, width)
-        self.face_pos_proj = nn.Linear(cfg.face.width, width)
-        self.text_embed_proj = nn.Linear(width, width)
-        self.text_pos_proj = nn.Linear(width, width)
-        self.fuser = Fuser(width, cfg.fusion)
+        self.transformer = Transformer(cfg.text, ops)
+        self.token_embedding = ops.Embedding(cfg.text.vocab_size, width)
+        self.ln_final = ops.LayerNorm(width)
+        self.face_encoder = FaceViT(cfg.face, ops)
+        self.proj1 = ops.Linear(cfg.face.feature_dim, width)
+        self.face_patch_proj = ops.Linear(cfg.face.width, width)
+        self.face_pos_proj = ops.Linear(cfg.face.width, width)
+        self.text_embed_proj = ops.Linear(width, width)
+        self.text_pos_proj = ops.Linear(width, width)
+        self.fuser = Fuser(width, cfg.fusion, ops)
         nn.init.normal_(self.positional_embedding, std=0.01)
         nn.init.normal_(self.text_projection, std=width**-0.5)
         nn.init.normal_(self.token_embedding.weight, std=0.02)
@@ -64,9 +65,10 @@ class FaceCLIPBranch(nn.Module):
 
     def encode_text(self, ids: torch.Tensor, id_slots: torch.Tensor, id_token: torch.Tensor) -> torch.Tensor:
         """CLIP text states after ln_final (N, T, width); `id_token` (N, width) replaces the embedding where `id_slots`."""
-        x = self.token_embedding(ids)
-        x = torch.where(id_slots[..., None], id_token[:, None, :].to(x.dtype), x)
-        return self.ln_final(self.transformer(x + self.positional_embedding))
+        # the identity token carries the compute dtype (a host's embedding may return its storage dtype)
+        x = self.token_embedding(ids).to(id_token.dtype)
+        x = torch.where(id_slots[..., None], id_token[:, None, :], x)
+        return self.ln_final(self.transformer(x + like(self.positional_embedding, x)))
 
     def forward(
         self, ids: torch.Tensor, id_slots: torch.Tensor, face: BranchFaceFeatures
@@ -77,9 +79,9 @@ class FaceCLIPBranch(nn.Module):
         pooled = states[torch.arange(len(ids), device=ids.device), ids.argmax(dim=-1)]
         context = self.fuser(
             image=face.patches,
-            image_pos=self.face_pos_proj(self.face_encoder.pos_embed),
+            image_pos=self.face_pos_proj(like(self.face_encoder.pos_embed, states)),
             text=self.text_embed_proj(states),
-            text_pos=self.text_pos_proj(self.positional_embedding)[None],
+            text_pos=self.text_pos_proj(like(self.positional_embedding, states))[None],
             grid=self.cfg.face.grid_size,
         )
         return context, pooled

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attention import Operations
+
 
 def reference_points(grid: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """(grid*grid, 2) normalised (x, y) pixel centres in row-major order."""
@@ -21,15 +23,15 @@ def reference_points(grid: int, device: torch.device, dtype: torch.dtype) -> tor
 
 
 class DeformableAttention(nn.Module):
-    def __init__(self, width: int, heads: int, points: int, levels: int = 1):
+    def __init__(self, width: int, heads: int, points: int, levels: int = 1, ops: Operations = nn):
         super().__init__()
         if levels != 1:
             raise ValueError("only single-level deformable attention is implemented")
         self.heads, self.points = heads, points
-        self.sampling_offsets = nn.Linear(width, heads * levels * points * 2)
-        self.attention_weights = nn.Linear(width, heads * levels * points)
-        self.value_proj = nn.Linear(width, width)
-        self.output_proj = nn.Linear(width, width)
+        self.sampling_offsets = ops.Linear(width, heads * levels * points * 2)
+        self.attention_weights = ops.Linear(width, heads * levels * points)
+        self.value_proj = ops.Linear(width, width)
+        self.output_proj = ops.Linear(width, width)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -5,14 +5,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import Activation, merge_heads
+from .attention import Activation, Operations, like, merge_heads
 from .config import FaceViTConfig
 
 
 class PatchEmbed(nn.Module):
-    def __init__(self, cfg: FaceViTConfig):
+    def __init__(self, cfg: FaceViTConfig, ops: Operations = nn):
         super().__init__()
-        self.proj = nn.Conv2d(3, cfg.width, kernel_size=cfg.patch_size, stride=cfg.patch_size)
+        self.proj = ops.Conv2d(3, cfg.width, kernel_size=cfg.patch_size, stride=cfg.patch_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(x).flatten(2).transpose(1, 2)
@@ -21,11 +21,11 @@ class PatchEmbed(nn.Module):
 class FaceAttention(nn.Module):
     """Fused-qkv self-attention without qkv bias."""
 
-    def __init__(self, width: int, heads: int):
+    def __init__(self, width: int, heads: int, ops: Operations = nn):
         super().__init__()
         self.heads = heads
-        self.qkv = nn.Linear(width, 3 * width, bias=False)
-        self.proj = nn.Linear(width, width)
+        self.qkv = ops.Linear(width, 3 * width, bias=False)
+        self.proj = ops.Linear(width, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, c = x.shape
@@ -34,46 +34,58 @@ class FaceAttention(nn.Module):
 
 
 class FaceMlp(nn.Module):
-    def __init__(self, width: int, hidden: int):
+    def __init__(self, width: int, hidden: int, ops: Operations = nn):
         super().__init__()
-        self.fc1 = nn.Linear(width, hidden)
+        self.fc1 = ops.Linear(width, hidden)
         self.act = Activation("relu6")
-        self.fc2 = nn.Linear(hidden, width)
+        self.fc2 = ops.Linear(hidden, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(x)))
 
 
 class FaceBlock(nn.Module):
-    def __init__(self, cfg: FaceViTConfig):
+    def __init__(self, cfg: FaceViTConfig, ops: Operations = nn):
         super().__init__()
-        self.norm1 = nn.LayerNorm(cfg.width)
-        self.norm2 = nn.LayerNorm(cfg.width)
-        self.attn = FaceAttention(cfg.width, cfg.heads)
-        self.mlp = FaceMlp(cfg.width, int(cfg.width * cfg.mlp_ratio))
+        self.norm1 = ops.LayerNorm(cfg.width)
+        self.norm2 = ops.LayerNorm(cfg.width)
+        self.attn = FaceAttention(cfg.width, cfg.heads, ops)
+        self.mlp = FaceMlp(cfg.width, int(cfg.width * cfg.mlp_ratio), ops)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
 
+class BatchNorm1d(nn.BatchNorm1d):
+    """In eval mode, statistics and affine parameters follow the input's device and dtype (see `like`)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return super().forward(x)
+        return F.batch_norm(
+            x, like(self.running_mean, x), like(self.running_var, x), like(self.weight, x), like(self.bias, x),
+            training=False, eps=self.eps,
+        )
+
+
 class FaceViT(nn.Module):
     """Pre-norm ViT without class token; a BatchNorm head on the flattened tokens gives the identity feature."""
 
-    def __init__(self, cfg: FaceViTConfig):
+    def __init__(self, cfg: FaceViTConfig, ops: Operations = nn):
         super().__init__()
         self.cfg = cfg
-        self.patch_embed = PatchEmbed(cfg)
+        self.patch_embed = PatchEmbed(cfg, ops)
         self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_patches, cfg.width))
         # only used by masked-patch training; kept so the checkpoint loads strictly
         self.mask_token = nn.Parameter(torch.zeros(1, 1, cfg.width))
-        self.blocks = nn.ModuleList(FaceBlock(cfg) for _ in range(cfg.layers))
-        self.norm = nn.LayerNorm(cfg.width)
+        self.blocks = nn.ModuleList(FaceBlock(cfg, ops) for _ in range(cfg.layers))
+        self.norm = ops.LayerNorm(cfg.width)
         self.feature = nn.Sequential(
-            nn.Linear(cfg.width * cfg.num_patches, cfg.width, bias=False),
-            nn.BatchNorm1d(cfg.width, eps=cfg.feature_bn_eps),
-            nn.Linear(cfg.width, cfg.feature_dim, bias=False),
-            nn.BatchNorm1d(cfg.feature_dim, eps=cfg.feature_bn_eps),
+            ops.Linear(cfg.width * cfg.num_patches, cfg.width, bias=False),
+            BatchNorm1d(cfg.width, eps=cfg.feature_bn_eps),
+            ops.Linear(cfg.width, cfg.feature_dim, bias=False),
+            BatchNorm1d(cfg.feature_dim, eps=cfg.feature_bn_eps),
         )
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.normal_(self.mask_token, std=0.02)
@@ -87,7 +99,8 @@ class FaceViT(nn.Module):
         size = self.cfg.image_size
         if images.shape[-2:] != (size, size):
             images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
-        x = self.patch_embed(images) + self.pos_embed
+        x = self.patch_embed(images)
+        x = x + like(self.pos_embed, x)
         for block in self.blocks:
             x = block(x)
         tokens = self.norm(x)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import InProjAttention, head_scale, merge_heads, split_heads
+from .attention import InProjAttention, Operations, head_scale, like, merge_heads, split_heads
 from .config import FusionConfig
 from .deformable_attention import DeformableAttention
 
@@ -18,16 +18,16 @@ from .deformable_attention import DeformableAttention
 class BiAttention(nn.Module):
     """Image tokens attend to text and text tokens attend to image, through one shared logit matrix."""
 
-    def __init__(self, width: int, inner: int, heads: int):
+    def __init__(self, width: int, inner: int, heads: int, ops: Operations = nn):
         super().__init__()
         self.heads = heads
         self.scale = head_scale(inner // heads)
-        self.v_proj = nn.Linear(width, inner)
-        self.l_proj = nn.Linear(width, inner)
-        self.values_v_proj = nn.Linear(width, inner)
-        self.values_l_proj = nn.Linear(width, inner)
-        self.out_v_proj = nn.Linear(inner, width)
-        self.out_l_proj = nn.Linear(inner, width)
+        self.v_proj = ops.Linear(width, inner)
+        self.l_proj = ops.Linear(width, inner)
+        self.values_v_proj = ops.Linear(width, inner)
+        self.values_l_proj = ops.Linear(width, inner)
+        self.out_v_proj = ops.Linear(inner, width)
+        self.out_l_proj = ops.Linear(inner, width)
         for linear in (self.v_proj, self.l_proj, self.values_v_proj, self.values_l_proj, self.out_v_proj, self.out_l_proj):
             nn.init.xavier_uniform_(linear.weight)
             nn.init.zeros_(linear.bias)
@@ -49,11 +49,11 @@ class BiAttention(nn.Module):
 
 
 class BiAttentionBlock(nn.Module):
-    def __init__(self, width: int, cfg: FusionConfig, init_gamma: float = 1e-4):
+    def __init__(self, width: int, cfg: FusionConfig, ops: Operations = nn, init_gamma: float = 1e-4):
         super().__init__()
-        self.layer_norm_v = nn.LayerNorm(width)
-        self.layer_norm_l = nn.LayerNorm(width)
-        self.attn = BiAttention(width, cfg.bi_attn_dim, cfg.bi_attn_heads)
+        self.layer_norm_v = ops.LayerNorm(width)
+        self.layer_norm_l = ops.LayerNorm(width)
+        self.attn = BiAttention(width, cfg.bi_attn_dim, cfg.bi_attn_heads, ops)
         self.gamma_v = nn.Parameter(torch.full((width,), init_gamma))
         self.gamma_l = nn.Parameter(torch.full((width,), init_gamma))
 
@@ -61,19 +61,19 @@ class BiAttentionBlock(nn.Module):
         # the residual is taken around the *normalised* inputs, as in the reference
         v, l = self.layer_norm_v(v), self.layer_norm_l(l)
         delta_v, delta_l = self.attn(v, l, need_v)
-        return (v + self.gamma_v * delta_v if need_v else None), l + self.gamma_l * delta_l
+        return (v + like(self.gamma_v, v) * delta_v if need_v else None), l + like(self.gamma_l, l) * delta_l
 
 
 class TextEnhancerLayer(nn.Module):
     """Post-norm self-attention over all 77 text tokens (no padding mask) with position on queries/keys."""
 
-    def __init__(self, width: int, cfg: FusionConfig):
+    def __init__(self, width: int, cfg: FusionConfig, ops: Operations = nn):
         super().__init__()
-        self.self_attn = InProjAttention(width, cfg.text_heads)
-        self.linear1 = nn.Linear(width, cfg.text_ffn_dim)
-        self.linear2 = nn.Linear(cfg.text_ffn_dim, width)
-        self.norm1 = nn.LayerNorm(width)
-        self.norm2 = nn.LayerNorm(width)
+        self.self_attn = InProjAttention(width, cfg.text_heads, ops)
+        self.linear1 = ops.Linear(width, cfg.text_ffn_dim)
+        self.linear2 = ops.Linear(cfg.text_ffn_dim, width)
+        self.norm1 = ops.LayerNorm(width)
+        self.norm2 = ops.LayerNorm(width)
 
     def forward(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         x = self.norm1(x + self.self_attn(x, pos=pos))
@@ -83,13 +83,13 @@ class TextEnhancerLayer(nn.Module):
 class DeformableEncoderLayer(nn.Module):
     """Post-norm deformable self-attention over the face patch map, then an FFN."""
 
-    def __init__(self, width: int, cfg: FusionConfig):
+    def __init__(self, width: int, cfg: FusionConfig, ops: Operations = nn):
         super().__init__()
-        self.self_attn = DeformableAttention(width, cfg.deform_heads, cfg.deform_points)
-        self.norm1 = nn.LayerNorm(width)
-        self.linear1 = nn.Linear(width, cfg.deform_ffn_dim)
-        self.linear2 = nn.Linear(cfg.deform_ffn_dim, width)
-        self.norm2 = nn.LayerNorm(width)
+        self.self_attn = DeformableAttention(width, cfg.deform_heads, cfg.deform_points, ops=ops)
+        self.norm1 = ops.LayerNorm(width)
+        self.linear1 = ops.Linear(width, cfg.deform_ffn_dim)
+        self.linear2 = ops.Linear(cfg.deform_ffn_dim, width)
+        self.norm2 = ops.LayerNorm(width)
 
     def forward(self, x: torch.Tensor, pos: torch.Tensor, grid: int) -> torch.Tensor:
         x = self.norm1(x + self.self_attn(x + pos, x, grid))
@@ -97,11 +97,11 @@ class DeformableEncoderLayer(nn.Module):
 
 
 class FusionEncoder(nn.Module):
-    def __init__(self, width: int, cfg: FusionConfig):
+    def __init__(self, width: int, cfg: FusionConfig, ops: Operations = nn):
         super().__init__()
-        self.layers = nn.ModuleList(DeformableEncoderLayer(width, cfg) for _ in range(cfg.layers))
-        self.text_layers = nn.ModuleList(TextEnhancerLayer(width, cfg) for _ in range(cfg.layers))
-        self.fusion_layers = nn.ModuleList(BiAttentionBlock(width, cfg) for _ in range(cfg.layers))
+        self.layers = nn.ModuleList(DeformableEncoderLayer(width, cfg, ops) for _ in range(cfg.layers))
+        self.text_layers = nn.ModuleList(TextEnhancerLayer(width, cfg, ops) for _ in range(cfg.layers))
+        self.fusion_layers = nn.ModuleList(BiAttentionBlock(width, cfg, ops) for _ in range(cfg.layers))
 
     def forward(
         self, image: torch.Tensor, image_pos: torch.Tensor, text: torch.Tensor, text_pos: torch.Tensor, grid: int
@@ -119,11 +119,11 @@ class FusionEncoder(nn.Module):
 class Fuser(nn.Module):
     """Holds the encoder plus the two-stage head of the reference (`enc_output*`), unused at inference."""
 
-    def __init__(self, width: int, cfg: FusionConfig):
+    def __init__(self, width: int, cfg: FusionConfig, ops: Operations = nn):
         super().__init__()
-        self.encoder = FusionEncoder(width, cfg)
-        self.enc_output = nn.Linear(width, width)
-        self.enc_output_norm = nn.LayerNorm(width)
+        self.encoder = FusionEncoder(width, cfg, ops)
+        self.enc_output = ops.Linear(width, width)
+        self.enc_output_norm = ops.LayerNorm(width)
 
     def forward(
         self, image: torch.Tensor, image_pos: torch.Tensor, text: torch.Tensor, text_pos: torch.Tensor, grid: int

@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 
 import torch
+from torch import nn
 
+from .attention import Operations
 from .checkpoint import read_encoder_state
 from .config import FaceCLIPConfig
 from .model import FaceCLIPEncoder
@@ -21,6 +23,7 @@ def load_encoder(
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
     config: FaceCLIPConfig | None = None,
+    ops: Operations = nn,
 ) -> FaceCLIPEncoder:
     """The encoder in `path` (official `.pt` or our `.safetensors`) in eval mode, on `device` in `dtype`.
 
@@ -31,6 +34,6 @@ def load_encoder(
     # integer buffers are copied too: one tensor left on a memory-mapped file keeps all of it mapped
     state = {k: _aligned(v.to(dtype)) if v.is_floating_point() else v.clone() for k, v in state.items()}
     with torch.device("meta"):
-        model = FaceCLIPEncoder(config)
+        model = FaceCLIPEncoder(config, ops)
     model.load_state_dict(state, strict=True, assign=True)
     return model.to(device).eval().requires_grad_(False)

@@ -7,6 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .attention import Operations
 from .branch import BranchFaceFeatures, FaceCLIPBranch
 from .config import OFFICIAL, FaceCLIPConfig
 from .errors import UsageError
@@ -36,29 +37,34 @@ FaceIndex = Sequence[int | None]
 
 
 class FaceCLIPEncoder(nn.Module):
-    def __init__(self, config: FaceCLIPConfig = OFFICIAL, tokenizer: ClipTokenizer | None = None):
+    def __init__(self, config: FaceCLIPConfig = OFFICIAL, ops: Operations = nn, tokenizer: ClipTokenizer | None = None):
+        """`ops`: where Linear, LayerNorm, Conv2d and Embedding come from (a host may pass casting layers)."""
         super().__init__()
         self.config = config
-        self.face_clip_l = FaceCLIPBranch(config.l)
-        self.face_clip_g = FaceCLIPBranch(config.g)
+        self.face_clip_l = FaceCLIPBranch(config.l, ops)
+        self.face_clip_g = FaceCLIPBranch(config.g, ops)
         self.tokenizer = tokenizer or default_tokenizer()
         self._id_token_id = self.tokenizer.encode(config.id_word)[0]
         # the identity slot can only be inside the prefix: start token + the prefix's tokens
         self._prefix_length = 1 + len(self.tokenizer.encode(config.id_prefix))
-        self._no_face: FaceFeatures | None = None
+        # Where encode() computes; None = where the weights are. A host that streams weights to the
+        # GPU layer by layer (ComfyUI's low-VRAM mode) sets these, as weights may sit elsewhere.
+        self.execution_device: torch.device | None = None
+        self.execution_dtype: torch.dtype | None = None
+        self._no_face: dict[tuple[torch.device, torch.dtype], FaceFeatures] = {}
         self.register_load_state_dict_post_hook(lambda module, _keys: module.clear_cache())
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.face_clip_l.positional_embedding.dtype
+        return self.execution_dtype or self.face_clip_l.token_embedding.weight.dtype
 
     @property
     def device(self) -> torch.device:
-        return self.face_clip_l.positional_embedding.device
+        return self.execution_device or self.face_clip_l.token_embedding.weight.device
 
     def clear_cache(self) -> None:
         """Forget the cached no-face features (weights, device or dtype changed)."""
-        self._no_face = None
+        self._no_face = {}
 
     def _apply(self, fn, recurse=True):  # .to() / .half() / .cuda(): cached tensors would be stale
         self.clear_cache()
@@ -71,12 +77,13 @@ class FaceCLIPEncoder(nn.Module):
 
     def no_face_features(self) -> FaceFeatures:
         """The official negative path runs the face ViT on an all-black crop; its output depends only on the weights."""
-        if self._no_face is not None and not self.training:
-            return self._no_face
+        key = (self.device, self.dtype)
+        if key in self._no_face and not self.training:
+            return self._no_face[key]
         size = self.config.l.face.image_size
         features = self.encode_faces(torch.zeros(1, 3, size, size))
         if not self.training:
-            self._no_face = features
+            self._no_face[key] = features
         return features
 
     def tokenize(self, prompts: Sequence[str], with_face: Sequence[bool]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,20 +6,20 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .attention import Activation, InProjAttention
+from .attention import Activation, InProjAttention, Operations
 from .config import TextTowerConfig
 
 
 class ResidualAttentionBlock(nn.Module):
-    def __init__(self, cfg: TextTowerConfig):
+    def __init__(self, cfg: TextTowerConfig, ops: Operations = nn):
         super().__init__()
         hidden = int(cfg.width * cfg.mlp_ratio)
-        self.ln_1 = nn.LayerNorm(cfg.width)
-        self.attn = InProjAttention(cfg.width, cfg.heads)
-        self.ln_2 = nn.LayerNorm(cfg.width)
+        self.ln_1 = ops.LayerNorm(cfg.width)
+        self.attn = InProjAttention(cfg.width, cfg.heads, ops)
+        self.ln_2 = ops.LayerNorm(cfg.width)
         self.mlp = nn.Sequential(
             OrderedDict(
-                [("c_fc", nn.Linear(cfg.width, hidden)), ("gelu", Activation(cfg.activation)), ("c_proj", nn.Linear(hidden, cfg.width))]
+                [("c_fc", ops.Linear(cfg.width, hidden)), ("gelu", Activation(cfg.activation)), ("c_proj", ops.Linear(hidden, cfg.width))]
             )
         )
 
@@ -29,9 +29,9 @@ class ResidualAttentionBlock(nn.Module):
 
 
 class Transformer(nn.Module):
-    def __init__(self, cfg: TextTowerConfig):
+    def __init__(self, cfg: TextTowerConfig, ops: Operations = nn):
         super().__init__()
-        self.resblocks = nn.ModuleList(ResidualAttentionBlock(cfg) for _ in range(cfg.layers))
+        self.resblocks = nn.ModuleList(ResidualAttentionBlock(cfg, ops) for _ in range(cfg.layers))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.resblocks:
