@@ -15,6 +15,7 @@ from .errors import FaceCLIPError
 COMMANDS = {
     "encode": "faceclip_core.encode_cli",
     "convert": "faceclip_core.convert_cli",
+    "detect": "faceclip_core.face.detect_cli",
 }
 
 

@@ -2,12 +2,13 @@
 
 Same geometry as insightface's `face_align.norm_crop`: the 112-px ArcFace template scaled by size/112,
 a least-squares similarity transform (Umeyama 1991, what scikit-image's SimilarityTransform estimates),
-and a bilinear warp with black outside the image (OpenCV's `warpAffine` convention: pixel centres on
-integer coordinates).
+and a bilinear warp with black outside the image, pixel centres on integer coordinates as in OpenCV's
+`warpAffine` (done by PIL, which is ~30x faster than the same sampling in numpy).
 """
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 # Eyes, nose tip, mouth corners (image left to right) of the ArcFace template on a 112x112 crop.
 ARCFACE_TEMPLATE_112 = np.array(
@@ -41,29 +42,26 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 
 def warp_affine(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
-    """image (H, W, C) warped by matrix (source -> output) into a size x size image of the same dtype."""
-    forward = np.vstack([matrix, [0.0, 0.0, 1.0]])
-    inverse = np.linalg.inv(forward)[:2]
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
-    src_x = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
-    src_y = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
-    x0, y0 = np.floor(src_x).astype(np.int64), np.floor(src_y).astype(np.int64)
-    fx, fy = (src_x - x0)[..., None], (src_y - y0)[..., None]
-    height, width = image.shape[:2]
-
-    def tap(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        inside = ((x >= 0) & (x < width) & (y >= 0) & (y < height))[..., None]
-        return np.where(inside, image[y.clip(0, height - 1), x.clip(0, width - 1)], 0).astype(np.float64)
-
-    top = tap(x0, y0) * (1 - fx) + tap(x0 + 1, y0) * fx
-    bottom = tap(x0, y0 + 1) * (1 - fx) + tap(x0 + 1, y0 + 1) * fx
-    out = top * (1 - fy) + bottom * fy
-    if np.issubdtype(image.dtype, np.integer):
-        out = np.rint(out).clip(np.iinfo(image.dtype).min, np.iinfo(image.dtype).max)
-    return out.astype(image.dtype)
+    """(H, W, 3) uint8 image warped by matrix (source -> output pixel coordinates) into size x size, bilinear."""
+    inverse = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
+    # Only the source region the output maps to is handed to PIL (which copies what it is given):
+    # a face crop from a 50-megapixel photo then costs what one from a small photo does.
+    corners = inverse @ np.array([[0, 0, size, size], [0, size, 0, size], [1, 1, 1, 1]], dtype=np.float64)
+    x0, y0 = np.maximum(np.floor(corners.min(axis=1)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(axis=1)).astype(int) + 2, image.shape[1::-1])
+    if x0 >= x1 or y0 >= y1:
+        return np.zeros((size, size, 3), dtype=np.uint8)
+    inverse[:, 2] -= (x0, y0)
+    # PIL samples at pixel centres (x + 0.5) and reads its result the same way; shift so that integer
+    # coordinates are pixel centres on both sides, as in OpenCV and insightface.
+    inverse[:, 2] += 0.5 - 0.5 * (inverse[:, 0] + inverse[:, 1])
+    warped = Image.fromarray(image[y0:y1, x0:x1]).transform(
+        (size, size), Image.Transform.AFFINE, inverse.ravel().tolist(), resample=Image.Resampling.BILINEAR
+    )
+    return np.asarray(warped)
 
 
 def align_face(image: np.ndarray, kps: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The size x size aligned crop of the face with landmarks kps (5, 2), and the 2x3 matrix used."""
+    """The size x size aligned crop (uint8 RGB) of the face with landmarks kps (5, 2), and the 2x3 matrix used."""
     matrix = similarity_transform(kps, template(size))
     return warp_affine(image, matrix, size), matrix

@@ -18,13 +18,12 @@ MIN_IMAGE_SIDE = 32  # the detector's smallest faces are ~16 px; below 32 px the
 
 
 def as_image_list(images: Any) -> list[np.ndarray]:
-    """One RGB uint8 array per image in `images` (a batch, a single image, or a list of images)."""
+    """One RGB uint8 array per image in `images`: a 4-D batch (B, H, W, C), one image, or a list of images."""
     if isinstance(images, (list, tuple)):
         arrays = [_as_array(image) for image in images]
     else:
         array = _as_array(images)
-        is_batch = array.ndim == 4 or (array.ndim == 3 and array.shape[-1] not in (1, 2, 3, 4))
-        arrays = list(array) if is_batch else [array]
+        arrays = list(array) if array.ndim == 4 else [array]
     return [to_rgb_uint8(array, index) for index, array in enumerate(arrays)]
 
 
