@@ -10,6 +10,7 @@ import contextlib
 import json
 import sys
 
+import numpy as np
 from PIL import Image
 
 from ..errors import UsageError
@@ -69,7 +70,7 @@ def _face_json(face: Face, picked: bool) -> dict:
     }
 
 
-def _save(rgb, path: str) -> None:
+def _save(rgb: np.ndarray, path: str) -> None:
     try:
         Image.fromarray(rgb).save(path)
     except (OSError, ValueError) as exc:

@@ -49,7 +49,7 @@ class ScrfdDetector:
         scale = fill * min(canvas_w / width, canvas_h / height)
         new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
         blob = np.zeros((canvas_h, canvas_w, 3), dtype=np.float32)  # black letterbox, as the model was trained
-        blob[:new_h, :new_w] = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.BILINEAR))
+        blob[:new_h, :new_w] = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.Resampling.BILINEAR))
         blob = ((blob - 127.5) / 128.0).transpose(2, 0, 1)[None]
         outputs = self.session.run(None, {self.input_name: blob})
         boxes, scores, kps = self._decode(outputs)

@@ -7,7 +7,6 @@ from ..errors import UsageError
 from .faces import Face
 
 DEFAULT_PICK = "largest"
-PICK_CHOICES = ("largest", "score", "index:K")
 
 
 def parse_pick(policy: str) -> tuple[str, int]:
