@@ -24,6 +24,7 @@ pip_install --no-deps torchvision==0.28.0
 # ComfyUI's own requirements minus torch, torchvision, torchaudio (torchaudio missing is only a warning).
 grep -viE '^(torch|torchvision|torchaudio)([<>=~ ].*)?$' "$comfy_dir/requirements.txt" > "$venv_dir/comfy-requirements.txt"
 pip_install -r "$venv_dir/comfy-requirements.txt"
+# requests: ComfyUI's frontend manager imports it; pytest and safetensors: the host tests
 pip_install requests pytest safetensors -r "$pack_dir/requirements.txt"
 
 # Beside the CPU torch, `import torchvision` dies in _meta_registrations.py ("operator torchvision::nms
