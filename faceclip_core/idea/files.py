@@ -23,6 +23,7 @@ from .errors import BaseModelMismatch
 from .train import TrainResult
 
 FORMAT = "id-ea/1"
+EMBEDDING_FORMAT = "id-ea-embedding/1"
 WEIGHTS_SUFFIX = ".idea.safetensors"
 
 
@@ -43,13 +44,14 @@ def save_training_result(result: TrainResult, config: IDEAConfig, directory: str
                          base_fingerprint: str) -> tuple[Path, Path]:
     """Writes both files and returns their paths."""
     embedding_path, weights_path = output_paths(directory, name)
-    common = {"format": FORMAT, "name": name, "steps": str(result.steps), "num_tokens": str(config.num_tokens),
+    common = {"name": name, "steps": str(result.steps), "num_tokens": str(config.num_tokens),
               "base_model": base_fingerprint}
-    _atomic_save({"clip_l": result.tokens_l.float(), "clip_g": result.tokens_g.float()}, embedding_path, common)
+    _atomic_save({"clip_l": result.tokens_l.float(), "clip_g": result.tokens_g.float()}, embedding_path,
+                 common | {"format": EMBEDDING_FORMAT})
     tensors = {f"enhancer.{k}": v for k, v in result.enhancer.state_dict().items()}
     tensors |= {f"adapter.{k}": v for k, v in result.adapter.state_dict().items()}
     tensors |= {"anchors": result.anchor.embeddings, "face": result.face}
-    _atomic_save(tensors, weights_path, common | {"config": config.to_json(), "final_loss": f"{result.losses[-1]:.6f}" if result.losses else ""})
+    _atomic_save(tensors, weights_path, common | {"format": FORMAT, "config": config.to_json(), "final_loss": f"{result.losses[-1]:.6f}" if result.losses else ""})
     return embedding_path, weights_path
 
 
@@ -90,7 +92,7 @@ def load_idea_weights(path: str | os.PathLike) -> IDEAWeights:
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{path}: cannot be read as a safetensors file ({exc}). Train it again with ID-EA Train.") from exc
     if metadata.get("format") != FORMAT:
-        hint = " It is the token embedding: pick the .idea.safetensors file beside it." if "clip_l" in tensors else ""
+        hint = " It is the token embedding: pick the .idea.safetensors file beside it." if metadata.get("format") == EMBEDDING_FORMAT else ""
         raise CheckpointError(f"{path}: not an ID-EA weights file (format {metadata.get('format')!r}, expected {FORMAT!r}).{hint}")
     config = IDEAConfig.from_json(metadata["config"])
     enhancer, adapter = IDEnhancer(config), IDAdapter(config)
