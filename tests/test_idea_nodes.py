@@ -34,3 +34,14 @@ def test_apply_keeps_the_conditioning_format(tmp_path):
     assert len(adapted) == 1 and adapted[0][0].shape == (1, 77, 2048)
     assert adapted[0][1] == options and adapted[0][1] is not options
     assert not torch.equal(adapted[0][0], conditioning[0][0][0:1])
+
+
+def test_api_workflows_give_our_nodes_exactly_their_inputs():
+    import json
+    from pathlib import Path
+
+    for path in Path(__file__).parents[1].glob("workflows/api/idea_*.json"):
+        for node in json.loads(path.read_text()).values():
+            if node["class_type"] in ("IDEATrain", "IDEAApply"):
+                declared = NODE_CLASS_MAPPINGS[node["class_type"]].INPUT_TYPES()["required"]
+                assert set(node["inputs"]) == set(declared), (path.name, node["class_type"])
