@@ -6,7 +6,6 @@ the anchor bank and the mean face embedding, with metadata (format, config, step
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +99,3 @@ def load_idea_weights(path: str | os.PathLike) -> IDEAWeights:
     adapter.load_state_dict({k.removeprefix("adapter."): v for k, v in tensors.items() if k.startswith("adapter.")})
     return IDEAWeights(config, enhancer.eval(), adapter.eval(), tensors["anchors"], tensors["face"], metadata)
 
-
-def describe(weights: IDEAWeights) -> str:
-    """One line for logs and node output."""
-    m = weights.metadata
-    return json.dumps({k: m.get(k) for k in ("name", "steps", "num_tokens", "base_model", "final_loss")})
