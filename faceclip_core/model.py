@@ -32,6 +32,14 @@ class FaceFeatures:
     def index(self, rows: torch.Tensor) -> "FaceFeatures":
         return FaceFeatures(self.l.index(rows), self.g.index(rows))
 
+    def mean(self) -> "FaceFeatures":
+        """One face whose features are the average of all faces' (several photos of one person).
+
+        The identity token is affine in the normalised identity feature, so averaging tokens equals
+        projecting the averaged feature; patch tokens are averaged position by position.
+        """
+        return FaceFeatures(self.l.mean(), self.g.mean())
+
 
 FaceIndex = Sequence[int | None]
 

@@ -2,11 +2,13 @@
 
     python tests/make_tiny_models.py --out DIR [--parts sdxl_unet,sdxl_vae,...]
 
-Files written under DIR (a host's `models/` folder), by part:
-    sdxl_unet        diffusion_models/tiny_sdxl_unet.safetensors   UNETLoader: SDXL-detected, native layout
-    sdxl_vae         vae/tiny_sdxl_vae.safetensors                 VAELoader: full-size SDXL VAE, random
+Files written under DIR (a host's `models/` folder), by part; the workflows' file names (README's models table):
+    sdxl_unet        unet/faceclip_unet.pt                         UNETLoader: SDXL-detected, native layout, fp16
+    sdxl_vae         vae/sdxl_vae.safetensors                      VAELoader: full-size SDXL VAE, random
     sdxl_clip        text_encoders/tiny_clip_l.pt,                 DualCLIPLoader (type sdxl): full-size
                      text_encoders/tiny_clip_g.pt                  random CLIP-L/G, compact on disk
+    faceclip         faceclip/face_clip_encoder.pt                 FaceCLIP Loader: SDXL widths, few layers
+    insightface      insightface/models/antelopev2/*.onnx          InsightFace Loader: real detector, stand-in recogniser
 Sizes and why some parts cannot be small: see tests/tiny_sdxl.py. Each part is one function
 `write_<part>(models_dir) -> list[Path]`, listed in PARTS; add a part by adding one.
 """
@@ -23,8 +25,9 @@ from safetensors.torch import save_file
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tiny_sdxl, when run as a script
 import tiny_sdxl  # noqa: E402
 
-SDXL_UNET = "diffusion_models/tiny_sdxl_unet.safetensors"
-SDXL_VAE = "vae/tiny_sdxl_vae.safetensors"
+SDXL_UNET = "unet/faceclip_unet.pt"
+SDXL_VAE = "vae/sdxl_vae.safetensors"
+FACECLIP_ENCODER = "faceclip/face_clip_encoder.pt"
 CLIP_L = "text_encoders/tiny_clip_l.pt"
 CLIP_G = "text_encoders/tiny_clip_g.pt"
 
@@ -37,7 +40,7 @@ def _target(models_dir: Path, relative: str) -> Path:
 
 def write_sdxl_unet(models_dir: Path) -> list[Path]:
     path = _target(models_dir, SDXL_UNET)
-    save_file(tiny_sdxl.random_state_dict(tiny_sdxl.unet_shapes(), seed=1), str(path))
+    torch.save(tiny_sdxl.random_state_dict(tiny_sdxl.unet_shapes(), seed=1), path)
     return [path]
 
 
@@ -56,10 +59,26 @@ def write_sdxl_clip(models_dir: Path) -> list[Path]:
     return paths
 
 
+def write_faceclip(models_dir: Path) -> list[Path]:
+    from tiny_faceclip import make_tiny_encoder, write_official_pt
+
+    path = _target(models_dir, FACECLIP_ENCODER)
+    write_official_pt(make_tiny_encoder(sdxl_widths=True), path, dtype=torch.float16)
+    return [path]
+
+
+def write_insightface(models_dir: Path) -> list[Path]:
+    import assets
+
+    return sorted(assets.build_face_pack(models_dir).glob("*.onnx"))
+
+
 PARTS: dict[str, Callable[[Path], list[Path]]] = {
     "sdxl_unet": write_sdxl_unet,
     "sdxl_vae": write_sdxl_vae,
     "sdxl_clip": write_sdxl_clip,
+    "faceclip": write_faceclip,
+    "insightface": write_insightface,
 }
 
 
