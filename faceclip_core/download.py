@@ -35,8 +35,11 @@ def _progress_tqdm(progress: Progress):
     return ReportingTqdm
 
 
-def download_official(name: str, dest_dir: str | os.PathLike, progress: Progress | None = None, endpoint: str | None = None) -> Path:
-    """Download the official file `name` (a key of OFFICIAL_FILES) to dest_dir/name and return that path.
+def download_official(
+    name: str, dest_dir: str | os.PathLike, progress: Progress | None = None, endpoint: str | None = None,
+    save_as: str | None = None,
+) -> Path:
+    """Download the official file `name` (a key of OFFICIAL_FILES) to dest_dir/(save_as or name); returns that path.
 
     The file is fetched into a staging folder beside the destination and moved in place only once
     complete, so an interrupted download never leaves a half file under the final name.
@@ -57,9 +60,9 @@ def download_official(name: str, dest_dir: str | os.PathLike, progress: Progress
     except Exception as exc:  # network, auth, disk: all end the same way for the user
         raise FaceCLIPError(
             f"Could not download {repo_path} from https://huggingface.co/{OFFICIAL_REPO} ({type(exc).__name__}: {exc}). "
-            f"Check the connection, or download it in a browser and put it in {dest_dir} as {name}."
+            f"Check the connection, or download it in a browser and put it in {dest_dir} as {save_as or name}."
         ) from exc
-    target = dest_dir / name
+    target = dest_dir / (save_as or name)
     os.replace(fetched, target)
     shutil.rmtree(staging, ignore_errors=True)
     return target

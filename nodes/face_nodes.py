@@ -13,15 +13,18 @@ import torch
 from faceclip_core.errors import UsageError
 from faceclip_core.face import DEFAULT_PACK, PACK_FILES, Face, FaceAnalyzer, draw_preview, id_similarity
 
+from . import host
+
 CATEGORY = "FaceCLIP"
 PROVIDERS = {"auto": "auto", "CPU": "cpu", "CUDA": "cuda"}
 
 
-def insightface_root() -> Path:
+def insightface_root() -> Path | None:
     """The folder that holds `insightface/models/<pack>`: the host's models folder, or wherever another pack
-    (or extra_model_paths.yaml) registered an `insightface` folder."""
-    import folder_paths
-
+    (or extra_model_paths.yaml) registered an `insightface` folder. None outside a host."""
+    folder_paths = host.folder_paths()
+    if folder_paths is None:
+        return None
     registered = folder_paths.folder_names_and_paths.get("insightface")
     if registered and registered[0]:
         return Path(registered[0][0]).parent
@@ -29,7 +32,8 @@ def insightface_root() -> Path:
 
 
 def pack_choices() -> list[str]:
-    found = sorted(p.name for p in (insightface_root() / "insightface" / "models").glob("*") if p.is_dir())
+    root = insightface_root()
+    found = sorted(p.name for p in (root / "insightface" / "models").glob("*") if p.is_dir()) if root else []
     return list(dict.fromkeys([DEFAULT_PACK, *PACK_FILES, *found]))
 
 

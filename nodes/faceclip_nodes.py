@@ -16,6 +16,8 @@ from faceclip_core.errors import UsageError
 from faceclip_core.face import Face
 from faceclip_core.model import FaceCLIPEncoder
 
+from . import host
+
 CATEGORY = "FaceCLIP"
 MODEL_FOLDER = "faceclip"
 MODEL_EXTENSIONS = {".safetensors", ".pt", ".pth", ".bin"}
@@ -30,9 +32,8 @@ def register_model_folder() -> None:
 
     Keeps paths a user gave for `faceclip` in extra_model_paths.yaml, which the host reads first.
     """
-    try:
-        import folder_paths
-    except ImportError:  # imported outside ComfyUI (tests, scripts): there is no folder table to fill
+    folder_paths = host.folder_paths()
+    if folder_paths is None:  # imported outside ComfyUI (tests, scripts): there is no folder table to fill
         return
 
     default = str(Path(folder_paths.models_dir) / MODEL_FOLDER)
@@ -44,9 +45,8 @@ def register_model_folder() -> None:
 
 
 def encoder_choices() -> list[str]:
-    import folder_paths
-
-    files = folder_paths.get_filename_list(MODEL_FOLDER)
+    folder_paths = host.folder_paths()
+    files = folder_paths.get_filename_list(MODEL_FOLDER) if folder_paths else []
     return files + ([DOWNLOAD_CHOICE] if not any(Path(f).name == ENCODER_FILE for f in files) else [])
 
 

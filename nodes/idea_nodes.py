@@ -14,6 +14,8 @@ from faceclip_core.idea import (PLACEHOLDER, AnchorBank, IDEAConfig, IDEATrainer
                                 load_idea_weights, load_names, prepare_training_set, save_training_result)
 from faceclip_core.idea.files import WEIGHTS_SUFFIX
 
+from . import host
+
 CATEGORY = "FaceCLIP/ID-EA"
 # A single rare BPE token that stands in for the identity while the host tokenizes; its ids are then
 # replaced by the learned vectors, one per occurrence, so the sequence keeps the host's length.
@@ -146,9 +148,9 @@ class IDEALoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        import folder_paths
-
-        files = [f for f in folder_paths.get_filename_list("embeddings") if f.endswith(WEIGHTS_SUFFIX)]
+        folder_paths = host.folder_paths()
+        names = folder_paths.get_filename_list("embeddings") if folder_paths else []
+        files = [f for f in names if f.endswith(WEIGHTS_SUFFIX)]
         return {"required": {"idea_file": (files, {"tooltip": "written by ID-EA Train next to the embedding"})}}
 
     def load(self, idea_file):

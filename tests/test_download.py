@@ -27,3 +27,19 @@ def test_failed_download_says_what_to_do(tmp_path):
     assert not (tmp_path / "faceclip" / "unet.pt").exists()
     with pytest.raises(FaceCLIPError, match="unknown official file"):
         download_official("vae.pt", tmp_path)
+
+
+def test_download_cli_places_files_where_the_workflows_look(tmp_path, monkeypatch, capsys):
+    from faceclip_core import download as download_module
+    from faceclip_core.cli import main as cli_main
+
+    files = {f"{OFFICIAL_REPO}/model/face_clip_encoder.pt": b"encoder", f"{OFFICIAL_REPO}/model/unet.pt": b"unet"}
+    with fake_hub(files) as endpoint:
+        real = download_module.download_official
+        monkeypatch.setattr("faceclip_core.download_cli.download_official",
+                            lambda *a, **k: real(*a, **{**k, "endpoint": endpoint}))
+        assert cli_main(["download", "--models-dir", str(tmp_path)]) == 0
+        assert (tmp_path / "faceclip" / "face_clip_encoder.pt").read_bytes() == b"encoder"
+        assert (tmp_path / "unet" / "faceclip_unet.pt").read_bytes() == b"unet"
+        assert cli_main(["download", "--models-dir", str(tmp_path), "--only", "unet"]) == 0
+    assert "exists; skipped" in capsys.readouterr().out
