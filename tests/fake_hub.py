@@ -28,20 +28,20 @@ def fake_hub(files: dict[str, bytes]) -> Iterator[str]:
             self.send_header("X-Repo-Commit", COMMIT)
             self.end_headers()
 
-        def do_HEAD(self):
+        def _respond(self, send_body: bool) -> None:
             body = self._lookup()
             if body is None:
                 self.send_error(404)
-            else:
-                self._headers(body)
+                return
+            self._headers(body)
+            if send_body:
+                self.wfile.write(body)
+
+        def do_HEAD(self):
+            self._respond(send_body=False)
 
         def do_GET(self):
-            body = self._lookup()
-            if body is None:
-                self.send_error(404)
-            else:
-                self._headers(body)
-                self.wfile.write(body)
+            self._respond(send_body=True)
 
         def log_message(self, *args):
             pass

@@ -1,0 +1,88 @@
+"""Node declarations and the node-side logic that needs no host (the host path: tests/test_host_faceclip.py)."""
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import assets
+from faceclip_core.errors import NoFaceError, UsageError
+from nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+from nodes.face_nodes import FaceCLIPDetectFace, FaceIDSimilarity
+from nodes.faceclip_nodes import (MAX_PROMPTS, MODEL_EXTENSIONS, check_conditioning, faces_to_crops,
+                                  register_model_folder, split_prompts)
+
+
+def image_batch(*images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.stack(images)).float() / 255.0
+
+
+def no_face() -> np.ndarray:
+    """scikit-image's coffee cup, 512x512 like the astronaut, so both fit one IMAGE batch."""
+    return np.asarray(Image.fromarray(assets.coffee()).resize((512, 512)))
+
+
+@pytest.mark.parametrize("name", sorted(NODE_CLASS_MAPPINGS))
+def test_every_node_is_declared_for_users(name):
+    node = NODE_CLASS_MAPPINGS[name]
+    assert NODE_DISPLAY_NAME_MAPPINGS[name]
+    assert callable(getattr(node, node.FUNCTION)) and node.CATEGORY.startswith("FaceCLIP") and node.DESCRIPTION
+    for section in node.INPUT_TYPES().values():
+        for input_name, (_, *options) in section.items():
+            assert options and options[0].get("tooltip"), f"{name}.{input_name} has no tooltip"
+
+
+def test_prompts_split_per_line_and_bad_batches_are_refused():
+    assert split_prompts("a\n\n  b  \n", one_per_line=True) == ["a", "b"]
+    assert split_prompts("a\nb", one_per_line=False) == ["a\nb"]
+    with pytest.raises(UsageError, match="no non-empty line"):
+        split_prompts(" \n ", one_per_line=True)
+    with pytest.raises(UsageError, match=f"at most {MAX_PROMPTS}"):
+        split_prompts("p\n" * (MAX_PROMPTS + 1), one_per_line=True)
+
+
+def test_conditioning_is_checked_before_the_sampler_sees_it():
+    check_conditioning(torch.zeros(2, 77, 2048), torch.zeros(2, 1280), rows=2)
+    with pytest.raises(UsageError, match=r"SDXL needs \(2, 77, 2048\) and \(2, 1280\)"):
+        check_conditioning(torch.zeros(2, 77, 80), torch.zeros(2, 48), rows=2)
+    with pytest.raises(UsageError, match="NaN or infinite"):
+        check_conditioning(torch.full((1, 77, 2048), float("nan")), torch.zeros(1, 1280), rows=1)
+
+
+def test_face_input_must_come_from_detect_face():
+    with pytest.raises(UsageError, match="not a FACE from 'FaceCLIP Detect Face' \\(got Tensor\\)"):
+        faces_to_crops(torch.zeros(1, 448, 448, 3))
+
+
+def test_detect_face_gives_faces_previews_and_crops(analyzer):
+    photo = assets.astronaut()
+    faces, preview, crops = FaceCLIPDetectFace().detect(analyzer, image_batch(photo, photo), "largest", 0)
+    assert len(faces) == 2 and all(f.crop.shape == (448, 448, 3) for f in faces)
+    assert preview.shape == (2, 512, 512, 3) and crops.shape == (2, 448, 448, 3)
+    assert not torch.equal(preview[0], image_batch(photo)[0])  # boxes were drawn
+    assert faces_to_crops(faces).shape == (2, 448, 448, 3)
+    with pytest.raises(NoFaceError, match="image 1 of the batch of 2"):
+        FaceCLIPDetectFace().detect(analyzer, image_batch(photo, no_face()), "largest", 0)
+
+
+def test_face_id_similarity_scores_and_names_images_without_a_face(analyzer):
+    photo = assets.astronaut()
+    faces, _, _ = FaceCLIPDetectFace().detect(analyzer, image_batch(photo), "largest", 0)
+    scores, mean, summary = FaceIDSimilarity().score(analyzer, faces, image_batch(photo, no_face()))
+    assert scores[0] == pytest.approx(1.0, abs=1e-4) and scores[1] == 0.0
+    assert mean == pytest.approx(1.0, abs=1e-4)
+    assert summary.splitlines() == ["image 0: 1.000", "image 1: no face found", "ID-Sim mean over 1 of 2 images: 1.000"]
+
+
+def test_model_folder_gets_extensions_and_keeps_user_paths(monkeypatch, tmp_path):
+    # a minimal stand-in for the host's folder table: what register_model_folder reads and writes
+    stand_in = types.SimpleNamespace(models_dir=str(tmp_path), folder_names_and_paths={"faceclip": (["/yaml/path"], set())})
+    monkeypatch.setitem(sys.modules, "folder_paths", stand_in)
+    register_model_folder()
+    paths, extensions = stand_in.folder_names_and_paths["faceclip"]
+    assert paths == ["/yaml/path", str(tmp_path / "faceclip")]
+    assert extensions == MODEL_EXTENSIONS
