@@ -83,6 +83,22 @@ class FaceCLIPModel:
         return context.to(out, torch.float32), pooled.to(out, torch.float32)
 
 
+def auto_weight_dtype(device: torch.device) -> torch.dtype:
+    """bf16 where the device has it (the official code runs FaceCLIP in bf16, and fp16's range can
+    overflow in the 32-layer G tower), else the host's choice for text encoders."""
+    import comfy.model_management as mm
+
+    return torch.bfloat16 if mm.should_use_bf16(device) else mm.text_encoder_dtype(device)
+
+
+def compute_dtype(weight_dtype: torch.dtype, device: torch.device) -> torch.dtype:
+    """CPUs compute fp32 fastest; GPUs compute in the stored 16/32-bit dtype, and in fp16 for fp8 storage
+    (the host's --fp8_e4m3fn-text-enc), which the casting layers widen layer by layer."""
+    if torch.device(device).type == "cpu":
+        return torch.float32
+    return weight_dtype if weight_dtype in (torch.float16, torch.bfloat16, torch.float32) else torch.float16
+
+
 class FaceCLIPLoader:
     DESCRIPTION = (
         "Loads the FaceCLIP encoder, which replaces SDXL's text encoders: it turns a face and a prompt into "
@@ -102,8 +118,8 @@ class FaceCLIPLoader:
                                "The download entry fetches the official file there once (3.15 GB)."}),
                 "dtype": (["auto"] + sorted(DTYPES), {
                     "default": "auto",
-                    "tooltip": "Weight precision. auto: what the host uses for text encoders on this device "
-                               "(fp16 on most GPUs). fp32 gives the reference numbers and twice the memory."}),
+                    "tooltip": "Weight precision. auto: bf16 where the GPU has it (as the official code), else "
+                               "the host's text-encoder choice. fp32 gives the reference numbers and twice the memory."}),
             }
         }
 
@@ -122,10 +138,10 @@ class FaceCLIPLoader:
         else:
             path = folder_paths.get_full_path_or_raise(MODEL_FOLDER, encoder_name)
         load_device, offload_device = mm.text_encoder_device(), mm.text_encoder_offload_device()
-        weight_dtype = mm.text_encoder_dtype(load_device) if dtype == "auto" else DTYPES[dtype]
+        weight_dtype = auto_weight_dtype(load_device) if dtype == "auto" else DTYPES[dtype]
         # host casting layers: weights stay where the ModelPatcher puts them and are cast at use
         encoder = load_encoder(path, device=offload_device, dtype=weight_dtype, ops=comfy.ops.manual_cast)
-        return (FaceCLIPModel(encoder, load_device, offload_device, weight_dtype, Path(path).name),)
+        return (FaceCLIPModel(encoder, load_device, offload_device, compute_dtype(weight_dtype, load_device), Path(path).name),)
 
 
 def faces_to_crops(faces: list[Face]) -> torch.Tensor:

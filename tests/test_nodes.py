@@ -86,3 +86,11 @@ def test_model_folder_gets_extensions_and_keeps_user_paths(monkeypatch, tmp_path
     paths, extensions = stand_in.folder_names_and_paths["faceclip"]
     assert paths == ["/yaml/path", str(tmp_path / "faceclip")]
     assert extensions == MODEL_EXTENSIONS
+
+
+def test_compute_dtype_follows_the_device():
+    from nodes.faceclip_nodes import compute_dtype
+
+    assert compute_dtype(torch.float16, torch.device("cpu")) == torch.float32
+    assert compute_dtype(torch.bfloat16, torch.device("cuda")) == torch.bfloat16
+    assert compute_dtype(torch.float8_e4m3fn, torch.device("cuda")) == torch.float16
