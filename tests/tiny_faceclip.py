@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from faceclip_core.checkpoint import OFFICIAL_PREFIX, save_encoder
+from faceclip_core.checkpoint import save_encoder, save_official_encoder
 from faceclip_core.config import tiny_config
 from faceclip_core.model import FaceCLIPEncoder
 
@@ -23,8 +23,7 @@ def make_tiny_encoder(seed: int = 0) -> FaceCLIPEncoder:
 
 def write_official_pt(encoder: FaceCLIPEncoder, path: Path, dtype: torch.dtype = torch.bfloat16) -> Path:
     """The released layout: torch.save of a flat dict, 16-bit floats, keys prefixed with 'model.'."""
-    state = {OFFICIAL_PREFIX + k: v.to(dtype) if v.is_floating_point() else v for k, v in encoder.state_dict().items()}
-    torch.save(state, path)
+    save_official_encoder(encoder.state_dict(), path, dtype)
     return path
 
 
