@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import FaceCLIPError, UsageError
-from .config import Stage1Config, load_config
+from .config import Stage1Config, Stage2Config, load_config
 from .prepare import PrepareOptions, prepare
 
 DEFAULT_ANALYZER = "faceclip_core.face:training_analyzer"
@@ -56,12 +56,11 @@ def main(argv: list[str] | None = None) -> int:
             report = prepare(args.images, args.out, _analyzer(args.analyzer), options, args.manifest)
             print(f"kept {report['kept']}, skipped {report['skipped']} (reasons in {args.out / 'skipped.jsonl'})")
         elif args.command == "stage1":
-            from .runs import run_stage1
+            from .runs import run_stage1  # torch-heavy imports only for training commands
 
             run_stage1(load_config(args.config, Stage1Config))
         else:
-            from .config import Stage2Config
-            from .stage2 import run_stage2
+            from .runs import run_stage2
 
             run_stage2(load_config(args.config, Stage2Config))
     except FaceCLIPError as exc:
