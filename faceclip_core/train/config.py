@@ -135,7 +135,7 @@ def _did_you_mean(word: str, options: typing.Iterable[str]) -> str:
 def _convert(value: Any, kind: Any, where: str) -> Any:
     origin = typing.get_origin(kind)
     if origin in (list, tuple):
-        if not isinstance(value, list):
+        if not isinstance(value, (list, tuple)):
             raise UsageError(f"{where} must be a list, got {value!r}.")
         return origin(value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -149,30 +149,32 @@ def from_dict(cls: type[Config], data: dict[str, Any], where: str = "", base: Pa
     """Build dataclass `cls` from nested dicts; checks key names, types, choices; resolves relative paths."""
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls)}
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{where}.{key}" if where else key
+    for key in data:
         if key not in fields:
+            name = f"{where}.{key}" if where else key
             raise UsageError(f"Unknown config key '{name}'.{_did_you_mean(key, fields)} Valid keys here: {', '.join(sorted(fields))}.")
-        kind = hints[key]
+    defaults = cls()
+    values: dict[str, Any] = {}
+    for key in fields:
+        name, kind = (f"{where}.{key}" if where else key), hints[key]
         if dataclasses.is_dataclass(kind):
-            if not isinstance(value, dict):
-                raise UsageError(f"'{name}' must be a table ([{name}]), got {value!r}.")
-            values[key] = from_dict(kind, value, name, base)
+            section = data.get(key, {})
+            if not isinstance(section, dict):
+                raise UsageError(f"'{name}' must be a table ([{name}]), got {section!r}.")
+            # a section's own defaults (e.g. stage 2's lower lr) are the base its keys override
+            values[key] = from_dict(type(getattr(defaults, key)), {**_shallow(getattr(defaults, key)), **section}, name, base)
             continue
-        value = _convert(value, kind, f"'{name}'")
+        value = _convert(data[key], kind, f"'{name}'") if key in data else getattr(defaults, key)
         if key in CHOICES and value not in CHOICES[key]:
             raise UsageError(f"'{name}' = {value!r} is not one of {', '.join(CHOICES[key])}.{_did_you_mean(str(value), CHOICES[key])}")
-        if key in PATH_KEYS and value and base is not None:
-            value = str((base / value).resolve()) if "://" not in value else value
+        if key in PATH_KEYS and value and base is not None and "://" not in value:
+            value = str((base / value).resolve())
         values[key] = value
-    config = cls(**values)
-    if base is not None:  # defaults that are paths are relative to the config file too
-        for f in dataclasses.fields(cls):
-            current = getattr(config, f.name)
-            if f.name in PATH_KEYS and f.name not in data and current and "://" not in current:
-                setattr(config, f.name, str((base / current).resolve()))
-    return config
+    return cls(**values)
+
+
+def _shallow(section: Any) -> dict[str, Any]:
+    return {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
 
 
 def load_config(path: str | Path, cls: type[Config]) -> Config:

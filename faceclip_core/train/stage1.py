@@ -32,9 +32,18 @@ from .vision_tower import VisionTower, clip_pixels, load_vision_tower, resize_ce
 TRAINABLE_PREFIXES = ("proj1.", "face_patch_proj.", "face_pos_proj.", "text_embed_proj.", "text_pos_proj.", "fuser.", "logit_")
 
 
-def is_trainable(name: str) -> bool:
-    """Whether a branch parameter trains in stage 1."""
-    return name.startswith(TRAINABLE_PREFIXES) and not name.startswith("fuser.enc_output")
+def is_trainable(name: str, fusion_layers: int) -> bool:
+    """Whether a branch parameter trains in stage 1: the trainable parts, less those off the forward path
+    (enc_output*, and the last fusion layer's image-side updates, which the text output never reads)."""
+    last = fusion_layers - 1
+    off_path = (
+        "fuser.enc_output",
+        f"fuser.encoder.layers.{last}.",
+        f"fuser.encoder.fusion_layers.{last}.attn.values_l_proj.",
+        f"fuser.encoder.fusion_layers.{last}.attn.out_v_proj.",
+        f"fuser.encoder.fusion_layers.{last}.gamma_v",
+    )
+    return name.startswith(TRAINABLE_PREFIXES) and not name.startswith(off_path)
 
 
 @dataclass
@@ -77,21 +86,21 @@ def collate(items: list[tuple[torch.Tensor, torch.Tensor, str, int]]) -> Stage1B
     return Stage1Batch(torch.stack(crops), torch.stack(images), list(captions), torch.tensor(ids, dtype=torch.long))
 
 
-class BranchObjective(nn.Module):
-    """One branch with its training heads and its frozen image tower."""
+class BranchHeads(nn.Module):
+    """What stage 1 adds to one branch: its two training heads and its frozen CLIP image tower."""
 
     def __init__(self, branch: FaceCLIPBranch, image_tower: VisionTower | None, pooling: str):
         super().__init__()
         cfg = branch.cfg
-        self.branch = branch
         self.image_tower = image_tower
         self.identity_head = PooledHead(cfg.text.width, cfg.text.context_length, cfg.face.feature_dim, pooling)
         self.text_head = PooledHead(cfg.text.width, cfg.text.context_length, cfg.text.width, pooling)
 
-    def clip_text(self, ids: torch.Tensor, id_slots: torch.Tensor, id_token: torch.Tensor) -> torch.Tensor:
-        """The frozen tower's CLIP text embedding: end-token state -> text_projection -> L2 norm."""
-        states = self.branch.encode_text(ids, id_slots, id_token)
-        return F.normalize(states[torch.arange(len(ids)), ids.argmax(dim=-1)] @ self.branch.text_projection, dim=-1)
+
+def clip_text(branch: FaceCLIPBranch, ids: torch.Tensor, id_slots: torch.Tensor, id_token: torch.Tensor) -> torch.Tensor:
+    """The frozen tower's CLIP text embedding: end-token state -> text_projection -> L2 norm."""
+    states = branch.encode_text(ids, id_slots, id_token)
+    return F.normalize(states[torch.arange(len(ids), device=ids.device), ids.argmax(dim=-1)] @ branch.text_projection, dim=-1)
 
 
 class Stage1Objective(Objective):
@@ -102,15 +111,18 @@ class Stage1Objective(Objective):
         self.loss_cfg = loss
         self.branch_names = branches
         self.parts = nn.ModuleDict({
-            name: BranchObjective(getattr(encoder, f"face_clip_{name}"), image_towers.get(name), pooling)
+            name: BranchHeads(self.branch(name), image_towers.get(name), pooling)
             for name in branches
         })
         encoder.requires_grad_(False)
         for name in branches:
-            branch: FaceCLIPBranch = getattr(encoder, f"face_clip_{name}")
+            branch = self.branch(name)
             for param_name, param in branch.named_parameters():
-                param.requires_grad_(is_trainable(param_name))
+                param.requires_grad_(is_trainable(param_name, branch.cfg.fusion.layers))
             branch.transformer.grad_checkpointing = gradient_checkpointing
+
+    def branch(self, name: str) -> FaceCLIPBranch:
+        return getattr(self.encoder, f"face_clip_{name}")
 
     def frozen_modules(self) -> list[nn.Module]:
         towers = [p.image_tower for p in self.parts.values() if p.image_tower is not None]
@@ -118,13 +130,12 @@ class Stage1Objective(Objective):
 
     def embed(self, name: str, crops: torch.Tensor, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(fused (B,77,w), token ids, identity feature target, identity token) of one branch for a batch."""
-        part = self.parts[name]
-        faces = crops.float() / 255.0
+        branch = self.branch(name)
         with torch.no_grad():  # frozen and not on the gradient path
-            tokens, identity = part.branch.face_encoder(faces)
-        face = part.branch.project_face(tokens, identity)
+            tokens, identity = branch.face_encoder(crops.float() / 255.0)
+        face = branch.project_face(tokens, identity)
         ids, id_slots = self.encoder.tokenize(captions, [True] * len(captions))
-        fused, _ = part.branch(ids, id_slots, face)
+        fused, _ = branch(ids, id_slots, face)
         return fused, ids, F.normalize(identity.float(), dim=-1), face.id_token
 
     def forward(self, batch: Stage1Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -139,11 +150,11 @@ class Stage1Objective(Objective):
         for name, part in self.parts.items():
             fused, ids, face_target, id_token = self.embed(name, crops, batch.captions)
             with torch.no_grad():
-                text_target = self._text_target(part, batch.captions, ids, id_token)
+                text_target = self._text_target(self.branch(name), batch.captions, id_token)
                 image_target = self._image_target(part, images, crops)
             identity_pred = part.identity_head(fused, ids)
             text_pred = part.text_head(fused, ids)
-            scale, bias = part.branch.logit_scale, part.branch.logit_bias
+            scale, bias = self.branch(name).logit_scale, self.branch(name).logit_bias
             terms = {"face": (self.loss_cfg.face_weight, identity_pred, face_target),
                      "text": (self.loss_cfg.text_weight, text_pred, text_target),
                      "image": (self.loss_cfg.image_weight, text_pred, image_target)}
@@ -155,14 +166,13 @@ class Stage1Objective(Objective):
                 total = total + weight * value
         return total, metrics
 
-    def _text_target(self, part: BranchObjective, captions: list[str], ids_prefixed: torch.Tensor, id_token: torch.Tensor) -> torch.Tensor:
-        if self.loss_cfg.text_target == "prefixed":
-            slots = ids_prefixed == self.encoder._id_token_id
-            return part.clip_text(ids_prefixed, slots, id_token.detach())
-        ids, no_slots = self.encoder.tokenize(captions, [False] * len(captions))
-        return part.clip_text(ids, no_slots, torch.zeros(len(ids), part.branch.cfg.text.width, device=ids.device))
+    def _text_target(self, branch: FaceCLIPBranch, captions: list[str], id_token: torch.Tensor) -> torch.Tensor:
+        """The caption's CLIP text embedding: plain (default), or with the id prefix and this face's id token."""
+        with_face = self.loss_cfg.text_target == "prefixed"
+        ids, slots = self.encoder.tokenize(captions, [with_face] * len(captions))
+        return clip_text(branch, ids, slots, id_token if with_face else torch.zeros_like(id_token))
 
-    def _image_target(self, part: BranchObjective, images: torch.Tensor, crops: torch.Tensor) -> torch.Tensor | None:
+    def _image_target(self, part: BranchHeads, images: torch.Tensor, crops: torch.Tensor) -> torch.Tensor | None:
         if self.loss_cfg.image_weight == 0:
             return None
         size = part.image_tower.cfg.image_size
