@@ -8,22 +8,25 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from faceclip_core.config import tiny_config
 from faceclip_core.errors import UsageError
 from faceclip_core.loader import load_encoder
-from faceclip_core.train.config import Stage1Config, load_config
+from faceclip_core.train.config import Stage1Config, Stage1Model, load_config
 from faceclip_core.train.export import OFFICIAL_NAME, SAFETENSORS_NAME
 from faceclip_core.train.loop import build_optimizer
 from faceclip_core.train.prepare import PrepareOptions, prepare
 from faceclip_core.train.runs import run_stage1
 from faceclip_core.train.shards import read_index
 from faceclip_core.train.stage1 import Stage1Decoder, build_objective, collate, image_size, is_trainable
+from faceclip_core.train.stage1_init import initial_encoder
 from faceclip_core.train.stream import BatchStream, Position
-from tiny_faceclip import random_faces
+from tiny_faceclip import make_tiny_encoder, random_faces
 from tiny_training import StandInAnalyzer, stage1_config, write_models, write_photo_folder
 
+pytest.importorskip("tqdm", reason="the train extra (requirements-train.txt) is not installed")
+pytest.importorskip("tensorboard", reason="the train extra (requirements-train.txt) is not installed")
 REPO = Path(__file__).resolve().parents[1]
 STEPS = 4
 
@@ -179,3 +182,26 @@ def test_missing_inputs_name_the_fix(files):
     cfg.model.image_tower_g, cfg.model.encoder = files[1]["image_tower_g"], str(files[0] / "nope.pt")
     with pytest.raises(UsageError, match="model.encoder = .*nope.pt does not exist"):
         build_objective(cfg)
+
+
+def test_start_from_base_towers(tmp_path):
+    """open_clip text towers (with their image tower and logit scale beside) and an arcface_torch ViT."""
+    towers = make_tiny_encoder(seed=3)
+    files = {}
+    for name in "lg":
+        branch = getattr(towers, f"face_clip_{name}")
+        text = {k: v for k, v in branch.state_dict().items() if k.startswith(("token_embedding", "positional", "transformer.", "ln_final", "text_projection"))}
+        files[name] = tmp_path / f"open_clip_{name}.safetensors"
+        save_file({**text, "logit_scale": torch.tensor(4.6), "visual.proj": torch.zeros(2, 2)}, str(files[name]))
+    face_vit = tmp_path / "arcface_vit.pt"
+    torch.save(towers.face_clip_l.face_encoder.state_dict(), face_vit)
+    encoder = initial_encoder(Stage1Model(text_l=str(files["l"]), text_g=str(files["g"]), face_vit=str(face_vit), architecture="tiny"), seed=0)
+    for name in "lg":
+        ours, theirs = getattr(encoder, f"face_clip_{name}").state_dict(), getattr(towers, f"face_clip_{name}").state_dict()
+        for key in theirs:
+            if key.startswith(("transformer.", "token_embedding", "ln_final", "text_projection", "face_encoder.")):
+                torch.testing.assert_close(ours[key], theirs[key] if not key.startswith("face_encoder.") else
+                                           towers.face_clip_l.state_dict()[key], atol=0, rtol=0, msg=key)
+        assert ours["logit_scale"].item() == pytest.approx(2.6593, abs=1e-4)  # FaceCLIP's own init, not open_clip's
+    with pytest.raises(UsageError, match="model.text_g, model.face_vit"):
+        initial_encoder(Stage1Model(text_l=str(files["l"]), architecture="tiny"), seed=0)

@@ -133,7 +133,7 @@ def stage2_config(path: Path, data: Path, encoder: Path, sdxl: Path, out: Path, 
         steps = {steps}
         batch_size = 2
         log_every = 1
-        save_every = 1
+        save_every = 2
         gradient_checkpointing = true
 
         [data]
