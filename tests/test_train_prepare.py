@@ -108,3 +108,18 @@ def test_odd_image_modes_become_rgb():
     transparent = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
     assert to_rgb(transparent)[0, 0].tolist() == [255, 255, 255]
     assert to_rgb(Image.new("L", (4, 4), 7)).shape == (4, 4, 3)
+
+
+def test_command_line(tmp_path, capsys):
+    from faceclip_core.train.__main__ import main
+
+    write_photo_folder(tmp_path / "photos", identities=2, per_identity=2)
+    args = ["prepare", "--images", str(tmp_path / "photos"), "--out", str(tmp_path / "data"), "--min-face", "64",
+            "--min-image-side", "32", "--identity-from-folder"]
+    assert main(args + ["--analyzer", "tiny_training:StandInAnalyzer"]) == 0
+    assert "kept {'train': 4}" in capsys.readouterr().out
+    assert main(args + ["--analyzer", "no_such_module:Analyzer"]) == 2
+    assert "Cannot build the face analyser 'no_such_module:Analyzer'" in capsys.readouterr().err
+    (tmp_path / "run.toml").write_text("[optim]\nlearning_rate = 1e-4\n")
+    assert main(["stage1", "--config", str(tmp_path / "run.toml")]) == 2
+    assert "Unknown config key 'optim.learning_rate'" in capsys.readouterr().err

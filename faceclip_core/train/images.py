@@ -4,7 +4,10 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps
+
+from .vision_tower import resize_center_crop
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -32,3 +35,18 @@ def encode(array: np.ndarray, fmt: str, quality: int = 95) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format=fmt, quality=quality)
     return buffer.getvalue()
+
+
+def chw(array: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) uint8 tensor."""
+    return torch.from_numpy(np.array(array)).permute(2, 0, 1)  # a copy: PIL arrays are read-only
+
+
+def square(array: np.ndarray, size: int) -> tuple[torch.Tensor, int, int]:
+    """(H, W, 3) uint8 -> (3, size, size) uint8: shorter side resized to `size`, centre crop; and the crop's
+    top-left corner in the resized photo (SDXL's crop conditioning)."""
+    h, w = array.shape[:2]
+    scale = size / min(h, w)
+    top, left = max(0, (round(h * scale) - size) // 2), max(0, (round(w * scale) - size) // 2)
+    pixels = resize_center_crop(chw(array)[None].float(), size)[0]
+    return pixels.round().clamp(0, 255).to(torch.uint8), top, left

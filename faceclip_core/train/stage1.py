@@ -11,7 +11,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,12 +21,12 @@ from ..model import FaceCLIPEncoder
 from . import distributed
 from .config import LossSection, Stage1Config
 from .heads import PooledHead
-from .images import decode
+from .images import chw, decode, square
 from .losses import LOSSES, same_identity_pairs
 from .loop import Objective
 from .shards import Sample
 from .stage1_init import check_paths, initial_encoder
-from .vision_tower import VisionTower, clip_pixels, load_vision_tower, resize_center_crop
+from .vision_tower import VisionTower, clip_pixels, load_vision_tower
 
 TRAINABLE_PREFIXES = ("proj1.", "face_patch_proj.", "face_pos_proj.", "text_embed_proj.", "text_pos_proj.", "fuser.", "logit_")
 
@@ -59,12 +58,6 @@ def identity_id(label: str) -> int:
     return int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "little") >> 1
 
 
-def _square(array: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 HWC -> (3, size, size) uint8 as the CLIP image transform crops it, so batches carry small images."""
-    image = torch.from_numpy(array.copy()).permute(2, 0, 1)[None].float()
-    return resize_center_crop(image, size)[0].round().clamp(0, 255).to(torch.uint8)
-
-
 class Stage1Decoder:
     """Shard sample -> (crop, CLIP-sized image, caption, identity); picklable, no model inside."""
 
@@ -73,8 +66,8 @@ class Stage1Decoder:
 
     def __call__(self, key: str, sample: Sample) -> tuple[torch.Tensor, torch.Tensor, str, int]:
         try:
-            crop = torch.from_numpy(decode(sample["crop.png"]).copy()).permute(2, 0, 1)
-            image = _square(decode(sample["jpg"]), self.image_size)
+            crop = chw(decode(sample["crop.png"]))
+            image, _, _ = square(decode(sample["jpg"]), self.image_size)
             meta = json.loads(sample["json"])
             return crop, image, sample["txt"].decode("utf-8"), identity_id(meta["identity"])
         except KeyError as exc:

@@ -33,12 +33,15 @@ def _load_part(module: torch.nn.Module, path: str, keep: tuple[str, ...] | None,
         raise CheckpointError(f"{path} does not fit {what}: {str(exc).splitlines()[-1].strip()}") from exc
 
 
+def encoder_from_file(path: str, architecture: str) -> FaceCLIPEncoder:
+    """A whole encoder file in fp32 on the CPU: a .safetensors carries its architecture, the official .pt does not."""
+    return load_encoder(path, config=None if path.endswith(".safetensors") else ARCHITECTURES[architecture]())
+
+
 def initial_encoder(model: Stage1Model, seed: int) -> FaceCLIPEncoder:
     """The encoder stage 1 starts from, in fp32 on the CPU."""
     if model.encoder:
-        # a .safetensors file carries its architecture; the official .pt does not
-        config = None if model.encoder.endswith(".safetensors") else ARCHITECTURES[model.architecture]()
-        return load_encoder(model.encoder, config=config)
+        return encoder_from_file(model.encoder, model.architecture)
     base = {"model.text_l": model.text_l, "model.text_g": model.text_g, "model.face_vit": model.face_vit}
     absent = [key for key, value in base.items() if not value]
     if absent:

@@ -18,15 +18,13 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..checkpoint import read_checkpoint
 from ..errors import CheckpointError, UsageError
-from ..loader import load_encoder
 from ..model import FaceCLIPEncoder
 from .config import Stage2Config, Stage2Train
 from .extras import require
-from .images import decode
+from .images import chw, decode, square
 from .loop import Objective
 from .shards import Sample
-from .stage1_init import ARCHITECTURES
-from .vision_tower import resize_center_crop
+from .stage1_init import encoder_from_file
 
 UNET_PT_NAME = "unet.pt"  # the official release's name and layout: torch.save of a diffusers-key state dict
 UNET_SAFETENSORS_NAME = "diffusion_pytorch_model.safetensors"
@@ -46,14 +44,9 @@ class Stage2Decoder:
 
     def __call__(self, key: str, sample: Sample) -> tuple[torch.Tensor, torch.Tensor, str, torch.Tensor]:
         image = decode(sample["jpg"])
-        h, w = image.shape[:2]
-        r = self.resolution
-        scale = r / min(h, w)
-        top, left = (round(h * scale) - r) // 2, (round(w * scale) - r) // 2
-        pixels = resize_center_crop(torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float(), r)[0]
-        crop = torch.from_numpy(decode(sample["crop.png"]).copy()).permute(2, 0, 1)
-        time_ids = torch.tensor([h, w, max(top, 0), max(left, 0), r, r], dtype=torch.float32)
-        return pixels.round().clamp(0, 255).to(torch.uint8), crop, sample["txt"].decode("utf-8"), time_ids
+        pixels, top, left = square(image, self.resolution)
+        time_ids = torch.tensor([*image.shape[:2], top, left, self.resolution, self.resolution], dtype=torch.float32)
+        return pixels, chw(decode(sample["crop.png"])), sample["txt"].decode("utf-8"), time_ids
 
 
 def collate(items: list[tuple[torch.Tensor, torch.Tensor, str, torch.Tensor]]) -> Stage2Batch:
@@ -161,8 +154,7 @@ def build_objective(cfg: Stage2Config) -> Stage2Objective:
     if not cfg.model.encoder or not Path(cfg.model.encoder).is_file():
         raise UsageError(f"model.encoder = {cfg.model.encoder!r} does not exist: stage 2 needs the FaceCLIP encoder "
                          "(the official face_clip_encoder.pt or a stage-1 export).")
-    config = None if cfg.model.encoder.endswith(".safetensors") else ARCHITECTURES[cfg.model.architecture]()
-    encoder = load_encoder(cfg.model.encoder, config=config)
+    encoder = encoder_from_file(cfg.model.encoder, cfg.model.architecture)
     unet, vae = load_sdxl(cfg)
     expected = (encoder.config.context_dim, encoder.config.pooled_dim)
     got = (unet.config.cross_attention_dim, unet.config.projection_class_embeddings_input_dim - 6 * unet.config.addition_time_embed_dim)
