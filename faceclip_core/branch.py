@@ -33,6 +33,9 @@ class BranchFaceFeatures:
     def index(self, rows: torch.Tensor) -> "BranchFaceFeatures":
         return BranchFaceFeatures(self.patches[rows], self.id_token[rows])
 
+    def mean(self) -> "BranchFaceFeatures":
+        return BranchFaceFeatures(self.patches.mean(0, keepdim=True), self.id_token.mean(0, keepdim=True))
+
 
 class FaceCLIPBranch(nn.Module):
     def __init__(self, cfg: BranchConfig, ops: Operations = nn):

@@ -48,7 +48,7 @@ def _file_kind(path: Path) -> str:
     return "unknown"
 
 
-def _load_torch(path: Path, kind: str) -> StateDict:
+def _load_torch(path: Path, kind: str) -> tuple[StateDict, dict[str, str]]:
     try:
         # mmap: the 3 GB release is paged in as tensors are used, not read up front
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=kind == "zip")
@@ -65,9 +65,12 @@ def _load_torch(path: Path, kind: str) -> StateDict:
     for wrapper_key in ("state_dict", "module"):
         if isinstance(obj, dict) and isinstance(obj.get(wrapper_key), dict):
             obj = obj[wrapper_key]
+    metadata = {}
+    if isinstance(obj, dict) and isinstance(obj.get(CONFIG_METADATA_KEY), str):
+        metadata[CONFIG_METADATA_KEY] = obj.pop(CONFIG_METADATA_KEY)  # a non-official size says what it is
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise _fail(path, f"holds a {type(obj).__name__}, not a dictionary of tensors (a state dict).")
-    return obj
+    return obj, metadata
 
 
 def _load_safetensors(path: Path) -> tuple[StateDict, dict[str, str]]:
@@ -90,7 +93,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[StateDict, dict[str, str]]
     if kind == "safetensors":
         return _load_safetensors(path)
     if kind in ("zip", "pickle"):
-        return _load_torch(path, kind), {}
+        return _load_torch(path, kind)
     raise _fail(path, f"is neither a PyTorch checkpoint nor a safetensors file ({path.stat().st_size:,} bytes).")
 
 
@@ -189,10 +192,17 @@ def save_encoder(state: StateDict, config: FaceCLIPConfig, path: str | os.PathLi
     os.replace(tmp, path)
 
 
-def save_official_encoder(state: StateDict, path: str | os.PathLike, dtype: torch.dtype = torch.bfloat16) -> None:
-    """Write the released layout: torch.save of a flat dict, keys prefixed with 'model.', floats in `dtype`."""
+def save_official_encoder(
+    state: StateDict, path: str | os.PathLike, dtype: torch.dtype = torch.bfloat16, config: FaceCLIPConfig = OFFICIAL
+) -> None:
+    """Write the released layout: torch.save of a flat dict, keys prefixed with 'model.', floats in `dtype`.
+
+    A non-official architecture is stored beside the tensors under CONFIG_METADATA_KEY, which the loader reads.
+    """
     path = Path(path)
-    tensors = {OFFICIAL_PREFIX + k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    tensors: dict = {OFFICIAL_PREFIX + k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    if config != OFFICIAL:
+        tensors[CONFIG_METADATA_KEY] = config.to_json()
     tmp = path.with_name(path.name + ".partial")
     torch.save(tensors, tmp)
     os.replace(tmp, path)

@@ -1,9 +1,8 @@
 """FaceCLIP command-line tools (python -m faceclip_core COMMAND --help for each).
 
-One sub-command per module, each with `register(subparsers)`.
-
-Exit codes shared by every command: 0 success, 2 bad arguments or unusable input files,
-other codes as each command documents (e.g. 3 for "no face found").
+Each command lives in its own module with `add_arguments(parser)` and `run(args) -> int`; only the
+module of the command being run is imported, so one command's dependencies never break another.
+Exit codes: 0 success, 2 bad arguments or unusable input files, others as each command documents.
 """
 from __future__ import annotations
 
@@ -13,23 +12,27 @@ import sys
 
 from .errors import FaceCLIPError
 
-# command name -> module that defines register(subparsers); imported lazily so `--help` stays fast
+# command -> (module, one-line help)
 COMMANDS = {
-    "encode": "faceclip_core.encode_cli",
-    "convert": "faceclip_core.convert_cli",
+    "encode": ("faceclip_core.encode_cli", "encode an aligned face crop and prompts into SDXL conditioning"),
+    "convert": ("faceclip_core.convert_cli", "convert a FaceCLIP encoder checkpoint to .safetensors"),
+    "download": ("faceclip_core.download_cli", "fetch the official FaceCLIP encoder and UNet into a ComfyUI models folder"),
+    "detect": ("faceclip_core.face.detect_cli", "find faces in an image, pick one and write its aligned 448 crop"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m faceclip_core", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module_name in COMMANDS.values():
-        importlib.import_module(module_name).register(subparsers)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.add_arguments(sub)
+            sub.set_defaults(run=module.run)
+    args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except FaceCLIPError as exc:

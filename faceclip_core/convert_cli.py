@@ -7,16 +7,10 @@ from pathlib import Path
 from .checkpoint import DTYPES, read_encoder_state, save_encoder
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "convert",
-        help="convert a FaceCLIP encoder checkpoint to .safetensors",
-        description="Checks every key and shape, then writes a .safetensors that loads without unpickling.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("src", type=Path, metavar="IN.pt")
     p.add_argument("dst", type=Path, metavar="OUT.safetensors")
     p.add_argument("--dtype", choices=sorted(DTYPES), help="cast floating-point weights (default: keep the file's)")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

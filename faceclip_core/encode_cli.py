@@ -13,12 +13,7 @@ from .checkpoint import DTYPES
 from .errors import UsageError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "encode",
-        help="encode an aligned face crop and prompts into SDXL context (N,77,2048) and pooled (N,1280)",
-        description="Writes float32 'context' (N,77,2048) and 'pooled' (N,1280), N = number of prompts.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", required=True, type=Path, help="FaceCLIP encoder: official .pt or converted .safetensors")
     p.add_argument("--face", type=Path, help="an already-aligned face crop (any size; resized as the official pipeline does)")
     p.add_argument("--prompt", action="append", required=True, help="a prompt; repeat for several (one batch)")
@@ -26,7 +21,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", choices=sorted(DTYPES), default="fp32")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", required=True, type=Path, help="output .safetensors")
-    p.set_defaults(run=run)
 
 
 def read_face(path: Path) -> torch.Tensor:

@@ -13,3 +13,13 @@ class CheckpointError(FaceCLIPError):
 
 class UsageError(FaceCLIPError):
     """Bad arguments or input files given to a public function or command."""
+
+
+class ModelPackError(FaceCLIPError):
+    """A face model pack (insightface layout) that is missing, incomplete or holds an unreadable model file."""
+
+
+class NoFaceError(FaceCLIPError):
+    """No face was found in an image that needs one."""
+
+    exit_code = 3

@@ -32,6 +32,14 @@ class FaceFeatures:
     def index(self, rows: torch.Tensor) -> "FaceFeatures":
         return FaceFeatures(self.l.index(rows), self.g.index(rows))
 
+    def mean(self) -> "FaceFeatures":
+        """One face whose features are the average of all faces' (several photos of one person).
+
+        The identity token is affine in the normalised identity feature, so averaging tokens equals
+        projecting the averaged feature; patch tokens are averaged position by position.
+        """
+        return FaceFeatures(self.l.mean(), self.g.mean())
+
 
 FaceIndex = Sequence[int | None]
 
@@ -54,12 +62,13 @@ class FaceCLIPEncoder(nn.Module):
         self._no_face: dict[tuple[torch.device, torch.dtype], FaceFeatures] = {}
         self.register_load_state_dict_post_hook(lambda module, _keys: module.clear_cache())
 
+    # not named device/dtype: hosts set those attributes on the models they manage
     @property
-    def dtype(self) -> torch.dtype:
+    def compute_dtype(self) -> torch.dtype:
         return self.execution_dtype or self.face_clip_l.token_embedding.weight.dtype
 
     @property
-    def device(self) -> torch.device:
+    def compute_device(self) -> torch.device:
         return self.execution_device or self.face_clip_l.token_embedding.weight.device
 
     def clear_cache(self) -> None:
@@ -72,12 +81,12 @@ class FaceCLIPEncoder(nn.Module):
 
     def encode_faces(self, faces: torch.Tensor) -> FaceFeatures:
         """Aligned crops (ComfyUI IMAGE (F,H,W,C) or (F,C,H,W), RGB [0, 1], any size) -> features of each face."""
-        images = faces_to_nchw(faces).to(self.device, self.dtype)
+        images = faces_to_nchw(faces).to(self.compute_device, self.compute_dtype)
         return FaceFeatures(self.face_clip_l.encode_face(images), self.face_clip_g.encode_face(images))
 
     def no_face_features(self) -> FaceFeatures:
         """The official negative path runs the face ViT on an all-black crop; its output depends only on the weights."""
-        key = (self.device, self.dtype)
+        key = (self.compute_device, self.compute_dtype)
         if key in self._no_face and not self.training:
             return self._no_face[key]
         size = self.config.l.face.image_size
@@ -89,7 +98,7 @@ class FaceCLIPEncoder(nn.Module):
     def tokenize(self, prompts: Sequence[str], with_face: Sequence[bool]) -> tuple[torch.Tensor, torch.Tensor]:
         """Token ids (N, 77), with the identity prefix on face rows, and the mask of identity-token slots."""
         texts = [f"{self.config.id_prefix} {p}" if face else p for p, face in zip(prompts, with_face)]
-        ids = self.tokenizer(texts).to(self.device)
+        ids = self.tokenizer(texts).to(self.compute_device)
         in_prefix = torch.arange(ids.shape[1], device=ids.device) < self._prefix_length
         face_rows = torch.tensor(list(with_face), dtype=torch.bool, device=ids.device)
         return ids, (ids == self._id_token_id) & in_prefix & face_rows[:, None]

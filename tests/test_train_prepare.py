@@ -10,12 +10,11 @@ import pytest
 from PIL import Image
 
 from faceclip_core.errors import UsageError
-from faceclip_core.train.images import to_rgb
 from faceclip_core.train.prepare import PrepareOptions, prepare
 from faceclip_core.train.shards import iter_samples, read_index
 from tiny_training import StandInAnalyzer, photo, write_photo_folder
 
-OPTIONS = PrepareOptions(min_score=0.5, min_face=64, min_image_side=32, shard_size=2)
+OPTIONS = PrepareOptions(min_score=0.5, min_face=64, min_image_side=48, shard_size=2)
 
 
 def add(folder, name, image, caption="a portrait"):
@@ -34,7 +33,7 @@ def test_filters_count_every_skip_reason(tmp_path):
     add(photos, "good2.png", photo(1, 0), caption="a woman in a garden")
     add(photos, "uncaptioned.png", photo(2, 0), caption=None)
     add(photos, "broken.jpg", b"this is not a JPEG")
-    add(photos, "small.png", photo(3, 0, size=16))
+    add(photos, "small.png", photo(3, 0, size=40))
     add(photos, "empty.png", photo(4, 0, faces=0))
     add(photos, "crowd.png", photo(5, 0, faces=2))
     add(photos, "unsure.png", photo(6, 0, score=0.3))
@@ -102,14 +101,6 @@ def test_empty_and_missing_datasets_say_what_to_do(tmp_path):
         prepare(tmp_path / "data" / "train", tmp_path / "out", StandInAnalyzer(), OPTIONS)
 
 
-def test_odd_image_modes_become_rgb():
-    grey16 = Image.fromarray(np.full((4, 4), 65535, dtype=np.uint16))
-    assert to_rgb(grey16)[0, 0].tolist() == [255, 255, 255]
-    transparent = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
-    assert to_rgb(transparent)[0, 0].tolist() == [255, 255, 255]
-    assert to_rgb(Image.new("L", (4, 4), 7)).shape == (4, 4, 3)
-
-
 def test_command_line(tmp_path, capsys):
     from faceclip_core.train.__main__ import main
 
@@ -120,6 +111,35 @@ def test_command_line(tmp_path, capsys):
     assert "kept {'train': 4}" in capsys.readouterr().out
     assert main(args + ["--analyzer", "no_such_module:Analyzer"]) == 2
     assert "Cannot build the face analyser 'no_such_module:Analyzer'" in capsys.readouterr().err
+    assert main(args) == 2
+    assert "give --models-dir" in capsys.readouterr().err
     (tmp_path / "run.toml").write_text("[optim]\nlearning_rate = 1e-4\n")
     assert main(["stage1", "--config", str(tmp_path / "run.toml")]) == 2
     assert "Unknown config key 'optim.learning_rate'" in capsys.readouterr().err
+
+
+def test_real_detector_on_the_test_photos(tmp_path, face_models_dir, photos):
+    """The pack's FaceAnalyzer (real RetinaFace detector, stand-in recogniser) fits the FaceAnalyzer protocol."""
+    from PIL import Image as PILImage
+
+    import assets
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("astronaut", "grace_hopper", "coffee", "pair"):
+        PILImage.fromarray(photos[name]).save(folder / f"{name}.jpg")
+        (folder / f"{name}.jpg").with_suffix(".txt").write_text(f"a photo of {name}")
+    PILImage.fromarray(assets.resized(photos["astronaut"], 0.4)).save(folder / "small.png")
+    (folder / "small.txt").write_text("a small photo")
+    from faceclip_core.train.__main__ import main
+
+    assert main(["prepare", "--images", str(folder), "--out", str(tmp_path / "data"), "--models-dir", str(face_models_dir),
+                 "--providers", "cpu", "--min-face", "64", "--min-image-side", "256"]) == 0
+    report = json.loads((tmp_path / "data" / "report.json").read_text())
+    assert report["kept"] == {"train": 2}
+    assert report["skipped"] == {"no face": 1, "several faces": 1, "image too small": 1}
+    samples = [s for shard in read_index(tmp_path / "data" / "train") for _, s in iter_samples(shard.url)]
+    assert sorted(s["txt"].decode() for s in samples) == ["a photo of astronaut", "a photo of grace_hopper"]
+    for sample in samples:
+        assert Image.open(io.BytesIO(sample["crop.png"])).size == (448, 448)
+        assert np.linalg.norm(np.load(io.BytesIO(sample["emb.npy"]))) == pytest.approx(1.0, abs=1e-3)

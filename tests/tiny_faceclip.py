@@ -1,18 +1,29 @@
 """Tiny FaceCLIP encoders for tests: the real architecture code at a few MB, written in the real file formats."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
 
 from faceclip_core.checkpoint import save_encoder, save_official_encoder
-from faceclip_core.config import tiny_config
+from faceclip_core.config import FaceCLIPConfig, TextTowerConfig, tiny_config
 from faceclip_core.model import FaceCLIPEncoder
 
 
-def make_tiny_encoder(seed: int = 0) -> FaceCLIPEncoder:
+def sdxl_width_tiny_config() -> FaceCLIPConfig:
+    """SDXL's context widths (768 + 1280 = 2048, pooled 1280) with one thin layer everywhere, for host graphs."""
+    cfg = tiny_config()
+    text = lambda width: TextTowerConfig(width=width, layers=1, heads=2, activation=cfg.g.text.activation)  # noqa: E731
+    return dataclasses.replace(
+        cfg, l=dataclasses.replace(cfg.l, text=dataclasses.replace(text(768), activation="quick_gelu")),
+        g=dataclasses.replace(cfg.g, text=text(1280)),
+    )
+
+
+def make_tiny_encoder(seed: int = 0, sdxl_widths: bool = False) -> FaceCLIPEncoder:
     torch.manual_seed(seed)
-    encoder = FaceCLIPEncoder(tiny_config()).eval()
+    encoder = FaceCLIPEncoder(sdxl_width_tiny_config() if sdxl_widths else tiny_config()).eval()
     # make the fusion layers matter: their residual scales start at 1e-4
     with torch.no_grad():
         for name, param in encoder.named_parameters():
@@ -22,8 +33,11 @@ def make_tiny_encoder(seed: int = 0) -> FaceCLIPEncoder:
 
 
 def write_official_pt(encoder: FaceCLIPEncoder, path: Path, dtype: torch.dtype = torch.bfloat16) -> Path:
-    """The released layout: torch.save of a flat dict, 16-bit floats, keys prefixed with 'model.'."""
-    save_official_encoder(encoder.state_dict(), path, dtype)
+    """The released layout: torch.save of a flat dict, 16-bit floats, keys prefixed with 'model.'.
+
+    A non-official size also stores its architecture under CONFIG_METADATA_KEY, which the loader reads.
+    """
+    save_official_encoder(encoder.state_dict(), path, dtype, encoder.config)
     return path
 
 

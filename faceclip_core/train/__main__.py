@@ -10,11 +10,17 @@ from ..errors import FaceCLIPError, UsageError
 from .config import Stage1Config, Stage2Config, load_config
 from .prepare import PrepareOptions, prepare
 
-DEFAULT_ANALYZER = "faceclip_core.face:training_analyzer"
+def _analyzer(args: argparse.Namespace) -> object:
+    """The face analyser prepare detects, aligns and embeds with: the pack's insightface-style FaceAnalyzer,
+    or any `--analyzer MODULE:FACTORY` whose factory() returns an object with detect(image) -> faces."""
+    if args.analyzer is None:
+        if args.models_dir is None:
+            raise UsageError("prepare needs a face analyser: give --models-dir (the folder holding "
+                             "insightface/models/<pack>/, e.g. ComfyUI/models), or --analyzer MODULE:FACTORY.")
+        from ..face import FaceAnalyzer
 
-
-def _analyzer(spec: str) -> object:
-    """'module:factory' -> factory(): the face analyser prepare detects and aligns with."""
+        return FaceAnalyzer(args.models_dir, pack=args.pack, providers=args.providers)
+    spec = args.analyzer
     module_name, _, factory = spec.partition(":")
     try:
         return getattr(importlib.import_module(module_name), factory)()
@@ -40,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--shard-size", type=int, default=defaults.shard_size, help="samples per shard")
     prep.add_argument("--val-identities", type=int, default=defaults.val_identities, help="identities held out for validation")
     prep.add_argument("--seed", type=int, default=defaults.seed)
-    prep.add_argument("--analyzer", default=DEFAULT_ANALYZER, help="MODULE:FACTORY of the face analyser")
+    prep.add_argument("--models-dir", type=Path, help="folder holding insightface/models/<pack>/ (e.g. ComfyUI/models)")
+    prep.add_argument("--pack", default="antelopev2", help="insightface model pack (detector + recogniser)")
+    prep.add_argument("--providers", default="auto", help="onnxruntime providers: auto, cpu or cuda")
+    prep.add_argument("--analyzer", help="MODULE:FACTORY of another face analyser (see faceclip_core/train/face_analysis.py)")
     for name, text in (("stage1", "align the encoder (FaceCLIP stage 1)"), ("stage2", "fine-tune the SDXL UNet on FaceCLIP conditioning")):
         stage = commands.add_parser(name, help=text)
         stage.add_argument("--config", type=Path, required=True, help="the run's TOML config (see docs/training.md)")
@@ -53,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "prepare":
             options = PrepareOptions(args.min_score, args.min_face, args.min_image_side, args.shard_size,
                                      args.val_identities, args.identity_from_folder, args.seed)
-            report = prepare(args.images, args.out, _analyzer(args.analyzer), options, args.manifest)
+            report = prepare(args.images, args.out, _analyzer(args), options, args.manifest)
             print(f"kept {report['kept']}, skipped {report['skipped']} (reasons in {args.out / 'skipped.jsonl'})")
         elif args.command == "stage1":
             from .runs import run_stage1  # torch-heavy imports only for training commands

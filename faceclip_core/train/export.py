@@ -19,5 +19,5 @@ def export_encoder(encoder: FaceCLIPEncoder, out: Path, safetensors_dtype: torch
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
     save_encoder(state, encoder.config, out / SAFETENSORS_NAME, safetensors_dtype)
-    save_official_encoder(state, out / OFFICIAL_NAME, official_dtype)
+    save_official_encoder(state, out / OFFICIAL_NAME, official_dtype, encoder.config)
     return [out / SAFETENSORS_NAME, out / OFFICIAL_NAME]

@@ -1,34 +1,21 @@
-"""Decoding photos of any mode (EXIF-rotated, grey, RGBA, palette, 16-bit) into RGB uint8 arrays, and back to bytes."""
+"""Image bytes in shards <-> arrays, and the square crops batches carry. Decoding any photo mode is face analysis's
+(`faceclip_core.face.images`), so a training sample reads exactly as the analyser saw it."""
 from __future__ import annotations
 
 import io
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
+from ..face.images import to_rgb_uint8
 from .vision_tower import resize_center_crop
-
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
-
-
-def to_rgb(image: Image.Image) -> np.ndarray:
-    """(H, W, 3) uint8 RGB; EXIF orientation applied, alpha composited on white, 16-bit scaled down."""
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # PIL's convert("L") clips 16-bit values instead of scaling them
-        grey = np.asarray(image, dtype=np.float64) / 257.0
-        return np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        image = image.convert("RGBA")
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image)
-    return np.asarray(image.convert("RGB"))
 
 
 def decode(data: bytes) -> np.ndarray:
+    """Encoded image bytes -> (H, W, 3) uint8 RGB."""
     with Image.open(io.BytesIO(data)) as image:
-        return to_rgb(image)
+        return to_rgb_uint8(image)
 
 
 def encode(array: np.ndarray, fmt: str, quality: int = 95) -> bytes:

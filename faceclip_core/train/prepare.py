@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from ..errors import UsageError
+from ..face.images import load_image_file
 from .face_analysis import DetectedFace, FaceAnalyzer
-from .images import IMAGE_EXTENSIONS, encode, to_rgb
+from .images import encode
 from .shards import ShardWriter
 
 CROP_SIZE = 448
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 @dataclass
@@ -81,6 +82,8 @@ def _pick_face(faces: list[DetectedFace], options: PrepareOptions) -> tuple[Dete
         return None, "face too small", f"{side:.0f} px < {options.min_face}"
     if face.crop.shape != (CROP_SIZE, CROP_SIZE, 3):
         raise UsageError(f"The face analyser returned a crop of shape {face.crop.shape}; data preparation needs ({CROP_SIZE}, {CROP_SIZE}, 3) uint8 RGB (norm_crop with image_size={CROP_SIZE}).")
+    if face.embedding is None:
+        raise UsageError("The face analyser gives no face embedding: use a model pack with a recogniser (antelopev2 or buffalo_l).")
     return face, "", ""
 
 
@@ -135,9 +138,8 @@ def prepare(
                 skip(entry, "no caption", "no sidecar .txt or manifest caption")
                 continue
             try:
-                with Image.open(entry.path) as pil:
-                    image = to_rgb(pil)
-            except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+                image = load_image_file(entry.path)
+            except UsageError as exc:  # unreadable, or too small for face analysis at all
                 skip(entry, "unreadable", str(exc))
                 continue
             if min(image.shape[:2]) < options.min_image_side:

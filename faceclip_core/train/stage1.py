@@ -132,7 +132,7 @@ class Stage1Objective(Objective):
         return fused, ids, F.normalize(identity.float(), dim=-1), face.id_token
 
     def forward(self, batch: Stage1Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        device = self.encoder.device
+        device = self.encoder.compute_device
         crops, images = batch.crops.to(device), batch.images.to(device)
         exclude = None
         if self.loss_cfg.mask_same_identity:
@@ -175,7 +175,7 @@ class Stage1Objective(Objective):
     @torch.no_grad()
     def identity_embedding(self, crops: torch.Tensor, captions: list[str], name: str) -> torch.Tensor:
         """The joint embedding validation ranks by: the identity head over the fused output."""
-        fused, ids, _, _ = self.embed(name, crops.to(self.encoder.device), captions)
+        fused, ids, _, _ = self.embed(name, crops.to(self.encoder.compute_device), captions)
         return self.parts[name].identity_head(fused, ids)
 
 

@@ -1,0 +1,101 @@
+"""FaceAnalyzer: a pack's detector and recogniser, and the detect -> pick -> align -> embed pipeline."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import NoFaceError, UsageError
+from .align import align_face
+from .faces import AnalyzedImage, Face
+from .images import as_image_list
+from .models import load_face_models
+from .packs import DEFAULT_PACK, pack_dir
+from .pick import DEFAULT_PICK, parse_pick, pick_face
+from .runtime import resolve_providers
+
+CROP_SIZE = 448  # FaceCLIP's face input: the ArcFace template x4
+# When nothing is found, the image is shrunk inside the detector's input and tried again: faces that
+# fill most of the picture are larger than the detector's biggest anchors.
+RETRY_FILLS = (1.0, 0.75, 0.5)
+
+
+class FaceAnalyzer:
+    """Detects, aligns and embeds faces with an insightface model pack.
+
+    models_dir: the folder holding `insightface/models/<pack>/` (ComfyUI's models folder).
+    pack: "antelopev2" (default) or "buffalo_l", or any folder of an SCRFD detector and an ArcFace recogniser.
+    providers: "auto", "cpu", "cuda" or a list of onnxruntime provider names (see runtime.py).
+    det_size: the detector's input side for models exported without a fixed size.
+    Raises ModelPackError for a missing, empty or unreadable pack.
+    """
+
+    def __init__(
+        self,
+        models_dir: str | Path,
+        pack: str = DEFAULT_PACK,
+        providers: str | Sequence[str] = "auto",
+        det_size: int = 640,
+        crop_size: int = CROP_SIZE,
+    ) -> None:
+        if det_size < 64 or det_size % 32:
+            raise UsageError(f"det_size must be a multiple of 32 and at least 64, got {det_size}.")
+        self.pack_dir = pack_dir(models_dir, pack)
+        self.providers = resolve_providers(providers)
+        self.crop_size = crop_size
+        self.detector, self.recognizer = load_face_models(self.pack_dir, pack, self.providers, det_size)
+
+    @property
+    def has_recognizer(self) -> bool:
+        return self.recognizer is not None
+
+    def detect(self, image: Any) -> list[Face]:
+        """Every face in one image (any accepted input, see images.py), left to right; [] when none."""
+        images = as_image_list(image)
+        if len(images) != 1:
+            raise UsageError(f"detect() takes one image, got a batch of {len(images)}: use analyze() for batches.")
+        return self._faces(images[0])
+
+    def analyze(self, images: Any, pick: str = DEFAULT_PICK, require_face: bool = True) -> list[AnalyzedImage]:
+        """Faces of every image of a batch and the one `pick` chooses in each.
+
+        With require_face, an image without a face raises NoFaceError naming its batch index; without it,
+        that image's AnalyzedImage has no faces and picked_index None (e.g. to score generated images).
+        """
+        parse_pick(pick)  # a malformed policy fails before any model runs
+        results = []
+        for index, rgb in enumerate(batch := as_image_list(images)):
+            faces = self._faces(rgb)
+            if not faces and require_face:
+                raise no_face_error(f"image {index} of the batch of {len(batch)} ({rgb.shape[1]}x{rgb.shape[0]} px)")
+            results.append(AnalyzedImage(faces, pick_face(faces, pick) if faces else None))
+        return results
+
+    def _faces(self, rgb: np.ndarray) -> list[Face]:
+        for fill in RETRY_FILLS:
+            found = self.detector.detect(rgb, fill)
+            if len(found.scores):
+                break
+        else:
+            return []
+        embeddings = self.recognizer.embed(rgb, found.kps) if self.recognizer else [None] * len(found.scores)
+        faces = [
+            Face(
+                bbox=box.astype(np.float32),
+                kps=kps.astype(np.float32),
+                score=float(score),
+                crop=align_face(rgb, kps, self.crop_size)[0],
+                embedding=None if embedding is None else embedding.astype(np.float32),
+            )
+            for box, kps, score, embedding in zip(found.boxes, found.kps, found.scores, embeddings)
+        ]
+        return sorted(faces, key=lambda face: face.bbox[0] + face.bbox[2])
+
+
+def no_face_error(where: str) -> NoFaceError:
+    """The NoFaceError for an image described by `where`, with what to try."""
+    return NoFaceError(
+        f"No face found in {where}. Try a photo where one face is clearly visible and roughly frontal, at least "
+        "about 32 px tall; crop closer if the face is tiny in a large picture; make sure the image is upright."
+    )

@@ -1,0 +1,49 @@
+"""ID-EA's architecture and training settings as data; the defaults are the paper's (see docs/id-ea.md)."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class IDEAConfig:
+    """Widths of the ID-Enhancer and ID-Adapter. The text widths are SDXL's CLIP-L and CLIP-G."""
+
+    num_tokens: int = 2
+    face_dim: int = 512
+    width_l: int = 768
+    width_g: int = 1280
+    inner_dim: int = 1024  # attention width inside both modules; keeps them near the paper's ~6 M parameters
+    heads: int = 8
+    gate_scale: float = 0.4  # context' = context + gate_scale * tanh(gamma) * S
+
+    @property
+    def context_dim(self) -> int:
+        return self.width_l + self.width_g
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "IDEAConfig":
+        return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. lr is AdamW's learning rate for the new tokens, per sample of the batch."""
+
+    steps: int = 320
+    batch_size: int = 8
+    micro_batch: int = 1  # samples per forward pass; the batch is accumulated from micro-batches to save memory
+    token_lr_per_sample: float = 1.5e-3
+    module_lr: float = 1e-4  # enhancer and adapter: ordinary layers, trained at an ordinary rate
+    weight_decay: float = 0.0  # no decay on the tokens: the anchor regulariser already keeps them in place
+    regularizer_weight: float = 8e-4
+    resolution: int = 1024
+    seed: int = 0
+    save_every: int = 50  # steps between resumable training states
+
+    def __post_init__(self) -> None:
+        if self.batch_size % self.micro_batch:
+            raise ValueError(f"batch_size {self.batch_size} is not a multiple of micro_batch {self.micro_batch}")

@@ -1,0 +1,105 @@
+"""Write tiny random models in ComfyUI's models layout, so test graphs and workflows run unchanged.
+
+    python tests/make_tiny_models.py --out DIR [--parts sdxl_unet,sdxl_vae,...]
+
+Files written under DIR (a host's `models/` folder), by part; the workflows' file names (README's models table):
+    sdxl_unet        unet/faceclip_unet.pt                         UNETLoader: SDXL-detected, native layout, fp16
+    sdxl_vae         vae/sdxl_vae.safetensors                      VAELoader: full-size SDXL VAE, random
+    sdxl_clip        text_encoders/tiny_clip_l.pt,                 DualCLIPLoader (type sdxl): full-size
+                     text_encoders/tiny_clip_g.pt                  random CLIP-L/G, compact on disk
+    faceclip         faceclip/face_clip_encoder.pt                 FaceCLIP Loader: SDXL widths, few layers
+    insightface      insightface/models/antelopev2/*.onnx          InsightFace Loader: real detector, stand-in recogniser
+Sizes and why some parts cannot be small: see tests/tiny_sdxl.py. Each part is one function
+`write_<part>(models_dir) -> list[Path]`, listed in PARTS; add a part by adding one.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tiny_sdxl, when run as a script
+import tiny_sdxl  # noqa: E402
+
+SDXL_UNET = "unet/faceclip_unet.pt"
+SDXL_VAE = "vae/sdxl_vae.safetensors"
+FACECLIP_ENCODER = "faceclip/face_clip_encoder.pt"
+CLIP_L = "text_encoders/tiny_clip_l.pt"
+CLIP_G = "text_encoders/tiny_clip_g.pt"
+
+
+def _target(models_dir: Path, relative: str) -> Path:
+    path = models_dir / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_sdxl_unet(models_dir: Path) -> list[Path]:
+    path = _target(models_dir, SDXL_UNET)
+    torch.save(tiny_sdxl.random_state_dict(tiny_sdxl.unet_shapes(), seed=1), path)
+    return [path]
+
+
+def write_sdxl_vae(models_dir: Path) -> list[Path]:
+    path = _target(models_dir, SDXL_VAE)
+    save_file(tiny_sdxl.random_state_dict(tiny_sdxl.vae_shapes(), seed=2), str(path))
+    return [path]
+
+
+def write_sdxl_clip(models_dir: Path) -> list[Path]:
+    paths = []
+    for relative, config, seed in ((CLIP_L, tiny_sdxl.CLIP_L, 3), (CLIP_G, tiny_sdxl.CLIP_G, 4)):
+        path = _target(models_dir, relative)
+        torch.save(tiny_sdxl.random_state_dict(tiny_sdxl.clip_text_shapes(config), seed=seed, compact=True), path)
+        paths.append(path)
+    return paths
+
+
+def write_faceclip(models_dir: Path) -> list[Path]:
+    from tiny_faceclip import make_tiny_encoder, write_official_pt
+
+    path = _target(models_dir, FACECLIP_ENCODER)
+    write_official_pt(make_tiny_encoder(sdxl_widths=True), path, dtype=torch.float16)
+    return [path]
+
+
+def write_insightface(models_dir: Path) -> list[Path]:
+    import assets
+
+    return sorted(assets.build_face_pack(models_dir).glob("*.onnx"))
+
+
+PARTS: dict[str, Callable[[Path], list[Path]]] = {
+    "sdxl_unet": write_sdxl_unet,
+    "sdxl_vae": write_sdxl_vae,
+    "sdxl_clip": write_sdxl_clip,
+    "faceclip": write_faceclip,
+    "insightface": write_insightface,
+}
+
+
+def write_tiny_models(models_dir: Path, parts: Iterable[str] = PARTS) -> list[Path]:
+    """Write the named parts (all by default) under `models_dir`; returns the files written."""
+    return [path for part in parts for path in PARTS[part](models_dir)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="a host's models/ folder (created if missing)")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, from: {', '.join(PARTS)}")
+    args = parser.parse_args(argv)
+    parts = [p for p in args.parts.split(",") if p]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(unknown)}")
+    for path in write_tiny_models(args.out, parts):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

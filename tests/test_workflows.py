@@ -1,0 +1,54 @@
+"""The example workflows: UI and API formats agree, and they use only this pack's and core nodes,
+the README's model file names and files that ship in workflows/input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nodes import NODE_CLASS_MAPPINGS
+from workflow_format import CORE_NODES, WORKFLOWS, ui_to_api
+
+ROOT = Path(__file__).resolve().parents[1]
+UI_FILES = sorted((ROOT / "workflows").glob("*.json"))
+MODEL_WIDGETS = {"unet_name", "vae_name", "ckpt_name", "encoder_name"}
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_every_ui_workflow_has_an_api_twin_and_back():
+    assert {p.name for p in UI_FILES} == {p.name for p in (ROOT / "workflows" / "api").glob("*.json")}
+    assert {f"{name}.json" for name in WORKFLOWS} <= {p.name for p in UI_FILES}
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.stem)
+def test_api_format_is_the_ui_format_converted(path):
+    assert ui_to_api(load(path)) == load(ROOT / "workflows" / "api" / path.name)
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_faceclip_workflows_are_what_the_builder_writes(name):
+    # edit tests/workflow_format.py and run it, rather than the JSON by hand
+    assert load(ROOT / "workflows" / f"{name}.json") == WORKFLOWS[name]().ui()
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.stem)
+def test_only_core_and_pack_nodes_and_shipped_inputs(path):
+    readme = (ROOT / "README.md").read_text()
+    for node in load(ROOT / "workflows" / "api" / path.name).values():
+        assert node["class_type"] in CORE_NODES or node["class_type"] in NODE_CLASS_MAPPINGS, node["class_type"]
+        for name, value in node["inputs"].items():
+            if name in MODEL_WIDGETS:
+                assert f"`{value}`" in readme, f"{path.name}: {value} is not in README's models table"
+        if node["class_type"] == "LoadImage":
+            assert (ROOT / "workflows" / "input" / node["inputs"]["image"]).is_file()
+
+
+def test_converter_rejects_a_node_with_missing_widget_values():
+    ui = WORKFLOWS["faceclip_portrait"]().ui()
+    ui["nodes"][0]["widgets_values"].pop()
+    with pytest.raises(ValueError, match=r"node 1 \(UNETLoader\): 1 widget values"):
+        ui_to_api(ui)

@@ -1,0 +1,202 @@
+"""The two formats of a ComfyUI graph, and the FaceCLIP example workflows written in both.
+
+UI format (what the frontend saves and the template browser lists: `workflows/NAME.json`) holds nodes
+with positions, link inputs and `widgets_values`; API format (`workflows/api/NAME.json`, what
+`POST /prompt` takes) maps node ids to `class_type` and named inputs. `ui_to_api` converts the first
+into the second from each node's input declaration, so a test can prove the two files agree.
+
+    python tests/workflow_format.py      # (re)writes the FaceCLIP workflows in both formats
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+# The host's core nodes these workflows use: link inputs and outputs as (name, type), widgets in
+# the frontend's order (a seed widget is followed by its "control after generate" value).
+CORE_NODES: dict[str, dict[str, list]] = {
+    "UNETLoader": {"inputs": [], "widgets": ["unet_name", "weight_dtype"], "outputs": [("MODEL", "MODEL")]},
+    "VAELoader": {"inputs": [], "widgets": ["vae_name"], "outputs": [("VAE", "VAE")]},
+    "CheckpointLoaderSimple": {"inputs": [], "widgets": ["ckpt_name"],
+                               "outputs": [("MODEL", "MODEL"), ("CLIP", "CLIP"), ("VAE", "VAE")]},
+    "CLIPTextEncode": {"inputs": [("clip", "CLIP")], "widgets": ["text"], "outputs": [("CONDITIONING", "CONDITIONING")]},
+    "LoadImage": {"inputs": [], "widgets": ["image", "upload"], "outputs": [("IMAGE", "IMAGE"), ("MASK", "MASK")]},
+    "EmptyLatentImage": {"inputs": [], "widgets": ["width", "height", "batch_size"], "outputs": [("LATENT", "LATENT")]},
+    "KSampler": {
+        "inputs": [("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"), ("latent_image", "LATENT")],
+        "widgets": ["seed", "control_after_generate", "steps", "cfg", "sampler_name", "scheduler", "denoise"],
+        "outputs": [("LATENT", "LATENT")],
+    },
+    "ImageBatch": {"inputs": [("image1", "IMAGE"), ("image2", "IMAGE")], "widgets": [], "outputs": [("IMAGE", "IMAGE")]},
+    "VAEDecode": {"inputs": [("samples", "LATENT"), ("vae", "VAE")], "widgets": [], "outputs": [("IMAGE", "IMAGE")]},
+    "SaveImage": {"inputs": [("images", "IMAGE")], "widgets": ["filename_prefix"], "outputs": []},
+    "PreviewImage": {"inputs": [("images", "IMAGE")], "widgets": [], "outputs": []},
+    "PreviewAny": {"inputs": [("source", "*")], "widgets": [], "outputs": []},
+}
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}  # and lists (combos); any other type is a link
+# widget values the frontend keeps but the API never sends, with what the frontend writes for them
+UI_ONLY_WIDGETS = {"control_after_generate": "fixed", "upload": "image"}
+
+
+def _pack_nodes() -> dict[str, Any]:
+    from nodes import NODE_CLASS_MAPPINGS
+
+    return NODE_CLASS_MAPPINGS
+
+
+def node_spec(class_type: str) -> dict[str, list]:
+    """Link inputs, widgets (frontend order) and outputs of a node type, ours from its declaration."""
+    if class_type in CORE_NODES:
+        return CORE_NODES[class_type]
+    node = _pack_nodes()[class_type]
+    declared = node.INPUT_TYPES()
+    inputs, widgets = [], []
+    for section in ("required", "optional"):
+        for name, (kind, *options) in declared.get(section, {}).items():
+            is_link = isinstance(kind, str) and kind not in WIDGET_TYPES
+            (inputs.append((name, kind)) if is_link else widgets.append(name))
+            if not is_link and options and options[0].get("control_after_generate"):
+                widgets.append("control_after_generate")
+    names = getattr(node, "RETURN_NAMES", node.RETURN_TYPES)
+    return {"inputs": inputs, "widgets": widgets, "outputs": list(zip(names, node.RETURN_TYPES))}
+
+
+def ui_to_api(ui: dict[str, Any]) -> dict[str, Any]:
+    """The API-format graph a UI-format workflow runs as."""
+    links = {link[0]: link for link in ui["links"]}
+    api = {}
+    for node in sorted(ui["nodes"], key=lambda n: n["id"]):
+        spec = node_spec(node["type"])
+        inputs: dict[str, Any] = {}
+        for slot in node.get("inputs", []):
+            if slot.get("link") is not None:
+                _, from_node, from_slot, *_ = links[slot["link"]]
+                inputs[slot["name"]] = [str(from_node), from_slot]
+        values = node.get("widgets_values", [])
+        if len(values) != len(spec["widgets"]):
+            raise ValueError(f"node {node['id']} ({node['type']}): {len(values)} widget values for widgets {spec['widgets']}")
+        inputs.update({name: value for name, value in zip(spec["widgets"], values) if name not in UI_ONLY_WIDGETS})
+        api[str(node["id"])] = {"class_type": node["type"], "inputs": inputs}
+    return api
+
+
+class Graph:
+    """Builds a workflow in UI format; nodes are laid out left to right in the order they are added."""
+
+    def __init__(self) -> None:
+        self.nodes: list[dict[str, Any]] = []
+        self.links: list[list] = []
+
+    def add(self, class_type: str, column: int, row: int, **values: Any) -> int:
+        """A node; `values` are widget values by name or links given as (node id, output slot)."""
+        spec = node_spec(class_type)
+        node_id = len(self.nodes) + 1
+        inputs = []
+        for name, kind in spec["inputs"]:
+            link = None
+            if name in values:
+                from_id, from_slot = values.pop(name)
+                link = len(self.links) + 1
+                self.links.append([link, from_id, from_slot, node_id, len(inputs), kind])
+                self.nodes[from_id - 1]["outputs"][from_slot]["links"].append(link)
+            inputs.append({"name": name, "type": kind, "link": link})
+        missing = [n for n in spec["widgets"] if n not in values and n not in UI_ONLY_WIDGETS]
+        if missing:
+            raise ValueError(f"{class_type} needs widget values for {missing}")
+        widgets = [values.pop(name) if name in values else UI_ONLY_WIDGETS[name] for name in spec["widgets"]]
+        if values:
+            raise ValueError(f"{class_type} has no input {sorted(values)}")
+        self.nodes.append({
+            "id": node_id, "type": class_type, "pos": [40 + 380 * column, 40 + 260 * row], "size": [340, 200],
+            "flags": {}, "order": node_id - 1, "mode": 0, "inputs": inputs,
+            "outputs": [{"name": name, "type": kind, "links": [], "slot_index": slot}
+                        for slot, (name, kind) in enumerate(spec["outputs"])],
+            "properties": {"Node name for S&R": class_type}, "widgets_values": widgets,
+        })
+        return node_id
+
+    def ui(self) -> dict[str, Any]:
+        return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": self.nodes,
+                "links": self.links, "groups": [], "config": {}, "extra": {}, "version": 0.4}
+
+
+# File names: README's models table; tests/make_tiny_models.py writes tiny models under the same names.
+UNET, VAE, ENCODER, FACE_IMAGE = "faceclip_unet.pt", "sdxl_vae.safetensors", "face_clip_encoder.pt", "faceclip_reference.png"
+NEGATIVE = ("nude, worst quality, low quality, normal quality, nsfw, abstract, glitch, deformed, mutated, ugly, "
+            "disfigured, text, watermark, bad hands, error, jpeg artifacts, blurry, missing fingers, poorly drawn face")
+SIZE = {"width": 864, "height": 1152}  # the official pipeline's portrait size
+
+
+def _faceclip_base(g: Graph, prompt: str, one_per_line: bool, batch: int) -> tuple[int, int, int]:
+    """Shared front of the FaceCLIP workflows: loaders, the reference face, both encodes, sampling."""
+    unet = g.add("UNETLoader", 0, 0, unet_name=UNET, weight_dtype="default")
+    vae = g.add("VAELoader", 0, 1, vae_name=VAE)
+    faceclip = g.add("FaceCLIPLoader", 0, 2, encoder_name=ENCODER, dtype="auto")
+    analyzer = g.add("FaceCLIPInsightFaceLoader", 0, 3, pack="antelopev2", provider="auto")
+    photo = g.add("LoadImage", 1, 3, image=FACE_IMAGE)
+    face = g.add("FaceCLIPDetectFace", 2, 3, analyzer=(analyzer, 0), image=(photo, 0), pick="largest", index=0)
+    g.add("PreviewImage", 3, 3, images=(face, 1))
+    sizes = {"width": SIZE["width"], "height": SIZE["height"], "crop_w": 0, "crop_h": 0,
+             "target_width": SIZE["width"], "target_height": SIZE["height"]}
+    positive = g.add("FaceCLIPTextEncodeSDXL", 1, 1, faceclip=(faceclip, 0), face=(face, 0), text=prompt, **sizes,
+                     multiple_faces="first", one_prompt_per_line=one_per_line)
+    negative = g.add("FaceCLIPTextEncodeSDXL", 1, 2, faceclip=(faceclip, 0), text=NEGATIVE, **sizes,
+                     multiple_faces="first", one_prompt_per_line=False)
+    latent = g.add("EmptyLatentImage", 1, 0, **SIZE, batch_size=batch)
+    sampled = g.add("KSampler", 2, 0, model=(unet, 0), positive=(positive, 0), negative=(negative, 0),
+                    latent_image=(latent, 0), seed=453563, control_after_generate="fixed", steps=30, cfg=5.0,
+                    sampler_name="dpmpp_2m", scheduler="karras", denoise=1.0)
+    image = g.add("VAEDecode", 3, 0, samples=(sampled, 0), vae=(vae, 0))
+    return image, analyzer, face
+
+
+def faceclip_portrait() -> Graph:
+    g = Graph()
+    image, _, _ = _faceclip_base(g, "A woman wearing a blue denim shirt and khaki pants, on a rocky desert plateau.", False, 1)
+    g.add("SaveImage", 4, 0, images=(image, 0), filename_prefix="faceclip")
+    return g
+
+
+def faceclip_prompt_batch() -> Graph:
+    g = Graph()
+    prompts = "\n".join([
+        "A woman reading a book in a sunlit cafe, film photo.",
+        "A woman as an astronaut on the moon, cinematic lighting.",
+        "A woman hiking in the mountains, golden hour.",
+        "Portrait of a woman in a flower garden, soft morning light.",
+    ])
+    image, _, _ = _faceclip_base(g, prompts, True, 4)
+    g.add("SaveImage", 4, 0, images=(image, 0), filename_prefix="faceclip_batch")
+    return g
+
+
+def faceclip_id_similarity() -> Graph:
+    g = Graph()
+    image, analyzer, face = _faceclip_base(g, "A woman laughing at a birthday party, flash photo.", False, 2)
+    g.add("SaveImage", 4, 0, images=(image, 0), filename_prefix="faceclip_scored")
+    score = g.add("FaceIDSimilarity", 4, 1, analyzer=(analyzer, 0), reference=(face, 0), images=(image, 0))
+    g.add("PreviewAny", 5, 1, source=(score, 2))
+    return g
+
+
+WORKFLOWS = {
+    "faceclip_portrait": faceclip_portrait,
+    "faceclip_prompt_batch": faceclip_prompt_batch,
+    "faceclip_id_similarity": faceclip_id_similarity,
+}
+
+
+def write_workflows(folder: Path = ROOT / "workflows") -> None:
+    for name, build in WORKFLOWS.items():
+        ui = build().ui()
+        (folder / f"{name}.json").write_text(json.dumps(ui, indent=1) + "\n")
+        (folder / "api" / f"{name}.json").write_text(json.dumps(ui_to_api(ui), indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    write_workflows()
