@@ -21,7 +21,7 @@ class RunSection:
     steps: int = 10000
     batch_size: int = 512  # global: summed over all processes
     seed: int = 0
-    precision: str = "bf16"  # autocast dtype on CUDA ("bf16", "fp16" or "fp32"); master weights stay fp32
+    precision: str = "bf16"  # autocast dtype on CUDA: "bf16" or "fp32" (fp16 would need loss scaling); master weights stay fp32
     gradient_checkpointing: bool = True
     log_every: int = 10
     save_every: int = 1000
@@ -116,7 +116,7 @@ class Stage2Config:
 
 Config = TypeVar("Config")
 CHOICES = {
-    "precision": ("bf16", "fp16", "fp32"),
+    "precision": ("bf16", "fp32"),
     "schedule": ("constant", "cosine"),
     "pooling": ("flatten", "end", "mean"),
     "kind": ("sigmoid", "softmax"),

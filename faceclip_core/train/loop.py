@@ -21,7 +21,7 @@ from .distributed import Dist, mean_over_processes
 from .extras import require
 from .stream import Position
 
-AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+AUTOCAST = {"bf16": torch.bfloat16}
 
 
 class Objective(nn.Module):

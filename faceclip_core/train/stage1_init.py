@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import read_checkpoint
-from ..config import OFFICIAL, FaceCLIPConfig, tiny_config
+from ..config import OFFICIAL, tiny_config
 from ..errors import CheckpointError, UsageError
 from ..loader import load_encoder
 from ..model import FaceCLIPEncoder
