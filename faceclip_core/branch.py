@@ -63,7 +63,10 @@ class FaceCLIPBranch(nn.Module):
 
     def encode_face(self, images: torch.Tensor) -> BranchFaceFeatures:
         """images (F, 3, H, W) in [0, 1] -> this branch's features of each face."""
-        tokens, identity = self.face_encoder(images)
+        return self.project_face(*self.face_encoder(images))
+
+    def project_face(self, tokens: torch.Tensor, identity: torch.Tensor) -> BranchFaceFeatures:
+        """The face ViT's outputs (patch tokens, identity feature) -> this branch's face features."""
         return BranchFaceFeatures(self.face_patch_proj(tokens), self.proj1(F.normalize(identity, dim=-1)))
 
     def encode_text(self, ids: torch.Tensor, id_slots: torch.Tensor, id_token: torch.Tensor) -> torch.Tensor:

@@ -190,3 +190,19 @@ def save_encoder(state: StateDict, config: FaceCLIPConfig, path: str | os.PathLi
     tmp = path.with_name(path.name + ".partial")
     save_file(tensors, str(tmp), metadata={CONFIG_METADATA_KEY: config.to_json(), "format": "pt"})
     os.replace(tmp, path)
+
+
+def save_official_encoder(
+    state: StateDict, path: str | os.PathLike, dtype: torch.dtype = torch.bfloat16, config: FaceCLIPConfig = OFFICIAL
+) -> None:
+    """Write the released layout: torch.save of a flat dict, keys prefixed with 'model.', floats in `dtype`.
+
+    A non-official architecture is stored beside the tensors under CONFIG_METADATA_KEY, which the loader reads.
+    """
+    path = Path(path)
+    tensors: dict = {OFFICIAL_PREFIX + k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    if config != OFFICIAL:
+        tensors[CONFIG_METADATA_KEY] = config.to_json()
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(tensors, tmp)
+    os.replace(tmp, path)

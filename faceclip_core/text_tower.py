@@ -1,18 +1,21 @@
-"""open_clip's text transformer blocks (ViT-L-14 and ViT-bigG-14 text towers differ only by config)."""
+"""open_clip's transformer blocks (ViT-L-14 and ViT-bigG-14 text towers differ only by config; training's
+frozen CLIP image towers reuse them without the causal mask)."""
 from __future__ import annotations
 
 from collections import OrderedDict
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .attention import Activation, InProjAttention, Operations
 from .config import TextTowerConfig
 
 
 class ResidualAttentionBlock(nn.Module):
-    def __init__(self, cfg: TextTowerConfig, ops: Operations = nn):
+    def __init__(self, cfg: TextTowerConfig, ops: Operations = nn, causal: bool = True):
         super().__init__()
+        self.causal = causal
         hidden = int(cfg.width * cfg.mlp_ratio)
         self.ln_1 = ops.LayerNorm(cfg.width)
         self.attn = InProjAttention(cfg.width, cfg.heads, ops)
@@ -24,16 +27,21 @@ class ResidualAttentionBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), is_causal=True)
+        x = x + self.attn(self.ln_1(x), is_causal=self.causal)
         return x + self.mlp(self.ln_2(x))
 
 
 class Transformer(nn.Module):
-    def __init__(self, cfg: TextTowerConfig, ops: Operations = nn):
+    def __init__(self, cfg: TextTowerConfig, ops: Operations = nn, causal: bool = True):
         super().__init__()
-        self.resblocks = nn.ModuleList(ResidualAttentionBlock(cfg, ops) for _ in range(cfg.layers))
+        self.resblocks = nn.ModuleList(ResidualAttentionBlock(cfg, ops, causal) for _ in range(cfg.layers))
+        # set by training: stage 1 back-propagates through the frozen tower to the identity token
+        self.grad_checkpointing = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.resblocks:
-            x = block(x)
+            if self.grad_checkpointing and torch.is_grad_enabled():
+                x = checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
         return x

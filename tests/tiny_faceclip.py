@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from faceclip_core.checkpoint import CONFIG_METADATA_KEY, OFFICIAL_PREFIX, save_encoder
-from faceclip_core.config import OFFICIAL, FaceCLIPConfig, TextTowerConfig, tiny_config
+from faceclip_core.checkpoint import save_encoder, save_official_encoder
+from faceclip_core.config import FaceCLIPConfig, TextTowerConfig, tiny_config
 from faceclip_core.model import FaceCLIPEncoder
 
 
@@ -37,10 +37,7 @@ def write_official_pt(encoder: FaceCLIPEncoder, path: Path, dtype: torch.dtype =
 
     A non-official size also stores its architecture under CONFIG_METADATA_KEY, which the loader reads.
     """
-    state: dict = {OFFICIAL_PREFIX + k: v.to(dtype) if v.is_floating_point() else v for k, v in encoder.state_dict().items()}
-    if encoder.config != OFFICIAL:
-        state[CONFIG_METADATA_KEY] = encoder.config.to_json()
-    torch.save(state, path)
+    save_official_encoder(encoder.state_dict(), path, dtype, encoder.config)
     return path
 
 

@@ -1,0 +1,77 @@
+"""Resumable training state: trainable weights, optimiser, scheduler, step, data position and every process's RNG.
+
+Frozen weights are not saved: they are re-read from the run's input files, which the config names.
+A checkpoint is a folder `out/checkpoints/step-0000100/`, written under a temporary name and renamed.
+"""
+from __future__ import annotations
+
+import random
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from ..errors import UsageError
+from .stream import Position
+
+STATE_FILE = "state.pt"
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def latest(folder: Path) -> Path | None:
+    steps = sorted(folder.glob("step-*[0-9]")) if folder.is_dir() else []
+    return steps[-1] if steps else None
+
+
+def save(folder: Path, step: int, weights: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
+         scheduler: Any, position: Position, rank: int, keep: int) -> None:
+    """Every process writes its RNG; process 0 writes the rest and renames the folder when all are done."""
+    final = folder / f"step-{step:07d}"
+    tmp = folder / f"step-{step:07d}.partial"
+    if rank == 0:
+        tmp.mkdir(parents=True, exist_ok=True)
+    if dist.is_initialized():
+        dist.barrier()
+    torch.save(rng_state(), tmp / f"rng-{rank}.pt")
+    if rank == 0:
+        torch.save({"step": step, "weights": weights, "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "position": asdict(position)}, tmp / STATE_FILE)
+    if dist.is_initialized():
+        dist.barrier()
+    if rank == 0:
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+        for old in sorted(folder.glob("step-*[0-9]"))[:-keep] if keep > 0 else []:
+            shutil.rmtree(old)
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def load(path: Path, rank: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(state, this process's RNG or None when the run had fewer processes)."""
+    state_file = path / STATE_FILE
+    if not state_file.is_file():
+        raise UsageError(f"{path} is not a training checkpoint ({STATE_FILE} missing); delete it or point to another.")
+    state = torch.load(state_file, map_location="cpu", weights_only=False)  # our own file: optimiser state holds Python objects
+    rng_file = path / f"rng-{rank}.pt"
+    rng = torch.load(rng_file, weights_only=False) if rng_file.is_file() else None
+    return state, rng

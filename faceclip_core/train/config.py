@@ -1,0 +1,193 @@
+"""Run configs: one TOML file per run, read into dataclasses; unknown keys fail with a "did you mean".
+
+Relative paths in a config are taken relative to the config file, so a run folder can be moved whole.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import UsageError
+
+
+@dataclass
+class RunSection:
+    out: str = "runs/faceclip"  # checkpoints, TensorBoard logs and exports go here
+    steps: int = 10000
+    batch_size: int = 512  # global: summed over all processes
+    seed: int = 0
+    precision: str = "bf16"  # autocast dtype on CUDA: "bf16" or "fp32" (fp16 would need loss scaling); master weights stay fp32
+    gradient_checkpointing: bool = True
+    log_every: int = 10
+    save_every: int = 1000
+    validate_every: int = 1000
+    keep_checkpoints: int = 2
+
+
+@dataclass
+class DataSection:
+    train: str = "data/train"  # a folder written by `prepare` (its index.json lists the shards)
+    val: str = ""  # held-out identities for the retrieval check; empty = no validation
+    # A global batch is cut into `streams` equal slices, each read from its own sequence of shards.
+    # Processes own whole streams, so the sample order does not depend on how many processes run.
+    streams: int = 8
+    prefetch: bool = True  # decode the next batch in a background worker
+
+
+@dataclass
+class OptimSection:
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-8
+    warmup_steps: int = 1000
+    schedule: str = "constant"  # after warm-up: "constant" or "cosine" (to 0 at `steps`)
+    grad_clip: float = 1.0  # max global grad norm; 0 = off
+
+
+@dataclass
+class Stage1Model:
+    # Start from a whole encoder (fine-tuning: the official face_clip_encoder.pt or our .safetensors) ...
+    encoder: str = ""
+    # ... or from the base towers: open_clip text towers (MetaCLIP) and the arcface_torch face ViT.
+    text_l: str = ""
+    text_g: str = ""
+    face_vit: str = ""
+    architecture: str = "official"  # "official" or "tiny"; a .safetensors encoder carries its own
+    # Frozen CLIP image towers for the image term (open_clip files; their `visual.*` tensors are used).
+    image_tower_l: str = ""
+    image_tower_g: str = ""
+    image_arch_l: str = "ViT-L-14"
+    image_arch_g: str = "ViT-bigG-14"
+    branches: list[str] = field(default_factory=lambda: ["l", "g"])  # each branch trains on its own losses
+    pooling: str = "flatten"  # how heads read the fused text (N,77,w): "flatten" (as the official heads), "end", "mean"
+
+
+@dataclass
+class LossSection:
+    kind: str = "sigmoid"  # "sigmoid" (SigLIP) or "softmax" (symmetric InfoNCE)
+    face_weight: float = 1.0
+    text_weight: float = 1.0
+    image_weight: float = 1.0
+    mask_same_identity: bool = True  # same-person pairs are not used as negatives
+    text_target: str = "caption"  # "caption" (plain CLIP text embedding) or "prefixed" (with the id prefix and token)
+    image_target: str = "full"  # "full" (the whole photo) or "crop" (the 448 face crop)
+
+
+@dataclass
+class Stage1Config:
+    run: RunSection = field(default_factory=RunSection)
+    data: DataSection = field(default_factory=DataSection)
+    model: Stage1Model = field(default_factory=Stage1Model)
+    loss: LossSection = field(default_factory=LossSection)
+    optim: OptimSection = field(default_factory=OptimSection)
+
+
+@dataclass
+class Stage2Model:
+    sdxl: str = ""  # a local diffusers SDXL folder (unet/ and vae/ subfolders), no hub access
+    unet: str = ""  # optional: start the UNet from this file instead (e.g. FaceCLIP's unet.pt)
+    encoder: str = ""  # the (frozen) FaceCLIP encoder: official .pt or our .safetensors
+    architecture: str = "official"
+
+
+@dataclass
+class Stage2Train:
+    resolution: int = 1024  # square centre crop; SDXL size conditioning records the crop
+    cond_dropout: float = 0.1  # a dropped sample is encoded with no face and an empty prompt
+    noise_offset: float = 0.0
+    ema_decay: float = 0.0  # 0 = no EMA; e.g. 0.9999
+    train_steps: int = 1000  # DDPM steps, scaled-linear betas 0.00085..0.012 as SDXL
+
+
+@dataclass
+class Stage2Config:
+    run: RunSection = field(default_factory=lambda: RunSection(batch_size=64, precision="bf16"))
+    data: DataSection = field(default_factory=DataSection)
+    model: Stage2Model = field(default_factory=Stage2Model)
+    train: Stage2Train = field(default_factory=Stage2Train)
+    optim: OptimSection = field(default_factory=lambda: OptimSection(lr=1e-5, weight_decay=0.01, warmup_steps=500))
+
+
+Config = TypeVar("Config")
+CHOICES = {
+    "precision": ("bf16", "fp32"),
+    "schedule": ("constant", "cosine"),
+    "pooling": ("flatten", "end", "mean"),
+    "kind": ("sigmoid", "softmax"),
+    "text_target": ("caption", "prefixed"),
+    "image_target": ("full", "crop"),
+    "architecture": ("official", "tiny"),
+}
+PATH_KEYS = {"out", "train", "val", "encoder", "text_l", "text_g", "face_vit", "image_tower_l", "image_tower_g", "sdxl", "unet"}
+
+
+def _did_you_mean(word: str, options: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def _convert(value: Any, kind: Any, where: str) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise UsageError(f"{where} must be a list, got {value!r}.")
+        return origin(value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind in (int, float, str, bool) and type(value) is not kind:
+        raise UsageError(f"{where} must be {kind.__name__}, got {value!r}.")
+    return value
+
+
+def from_dict(cls: type[Config], data: dict[str, Any], where: str = "", base: Path | None = None) -> Config:
+    """Build dataclass `cls` from nested dicts; checks key names, types, choices; resolves relative paths."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            name = f"{where}.{key}" if where else key
+            raise UsageError(f"Unknown config key '{name}'.{_did_you_mean(key, fields)} Valid keys here: {', '.join(sorted(fields))}.")
+    defaults = cls()
+    values: dict[str, Any] = {}
+    for key in fields:
+        name, kind = (f"{where}.{key}" if where else key), hints[key]
+        if dataclasses.is_dataclass(kind):
+            section = data.get(key, {})
+            if not isinstance(section, dict):
+                raise UsageError(f"'{name}' must be a table ([{name}]), got {section!r}.")
+            # a section's own defaults (e.g. stage 2's lower lr) are the base its keys override
+            values[key] = from_dict(type(getattr(defaults, key)), {**_shallow(getattr(defaults, key)), **section}, name, base)
+            continue
+        value = _convert(data[key], kind, f"'{name}'") if key in data else getattr(defaults, key)
+        if key in CHOICES and value not in CHOICES[key]:
+            raise UsageError(f"'{name}' = {value!r} is not one of {', '.join(CHOICES[key])}.{_did_you_mean(str(value), CHOICES[key])}")
+        if key in PATH_KEYS and value and base is not None and "://" not in value:
+            value = str((base / value).resolve())
+        values[key] = value
+    return cls(**values)
+
+
+def _shallow(section: Any) -> dict[str, Any]:
+    return {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
+
+
+def load_config(path: str | Path, cls: type[Config]) -> Config:
+    """Read a TOML run config into `cls` (Stage1Config or Stage2Config)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"Config file {path} does not exist. Write one (see docs/training.md for a complete example).")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"Config file {path} is not valid TOML: {exc}.") from exc
+    return from_dict(cls, data, base=path.parent.resolve())
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)

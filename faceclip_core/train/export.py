@@ -1,0 +1,23 @@
+"""Stage-1 export: the trained encoder without the training heads, in both layouts the FaceCLIP Loader reads."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import save_encoder, save_official_encoder
+from ..model import FaceCLIPEncoder
+
+SAFETENSORS_NAME = "face_clip_encoder.safetensors"
+OFFICIAL_NAME = "face_clip_encoder.pt"
+
+
+def export_encoder(encoder: FaceCLIPEncoder, out: Path, safetensors_dtype: torch.dtype | None = None,
+                   official_dtype: torch.dtype = torch.bfloat16) -> list[Path]:
+    """Write `face_clip_encoder.safetensors` (config inside; fp32 unless told) and the released `.pt` layout (bf16)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
+    save_encoder(state, encoder.config, out / SAFETENSORS_NAME, safetensors_dtype)
+    save_official_encoder(state, out / OFFICIAL_NAME, official_dtype, encoder.config)
+    return [out / SAFETENSORS_NAME, out / OFFICIAL_NAME]

@@ -1,0 +1,39 @@
+"""Image bytes in shards <-> arrays, and the square crops batches carry. Decoding any photo mode is face analysis's
+(`faceclip_core.face.images`), so a training sample reads exactly as the analyser saw it."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..face.images import to_rgb_uint8
+from .vision_tower import resize_center_crop
+
+
+def decode(data: bytes) -> np.ndarray:
+    """Encoded image bytes -> (H, W, 3) uint8 RGB."""
+    with Image.open(io.BytesIO(data)) as image:
+        return to_rgb_uint8(image)
+
+
+def encode(array: np.ndarray, fmt: str, quality: int = 95) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=fmt, quality=quality)
+    return buffer.getvalue()
+
+
+def chw(array: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) uint8 tensor."""
+    return torch.from_numpy(np.array(array)).permute(2, 0, 1)  # a copy: PIL arrays are read-only
+
+
+def square(array: np.ndarray, size: int) -> tuple[torch.Tensor, int, int]:
+    """(H, W, 3) uint8 -> (3, size, size) uint8: shorter side resized to `size`, centre crop; and the crop's
+    top-left corner in the resized photo (SDXL's crop conditioning)."""
+    h, w = array.shape[:2]
+    scale = size / min(h, w)
+    top, left = max(0, (round(h * scale) - size) // 2), max(0, (round(w * scale) - size) // 2)
+    pixels = resize_center_crop(chw(array)[None].float(), size)[0]
+    return pixels.round().clamp(0, 255).to(torch.uint8), top, left

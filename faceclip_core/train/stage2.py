@@ -1,0 +1,163 @@
+"""Stage 2 (FaceCLIP-SDXL): the whole SDXL UNet learns to denoise under frozen FaceCLIP conditioning.
+
+Context = concat(L fused, G fused) (N, 77, 2048), pooled = G's (N, 1280), SDXL size conditioning, epsilon
+MSE on a 1000-step scaled-linear DDPM. A dropped sample (probability cond_dropout) is encoded with no face
+and an empty prompt, as the inference pipeline's negative branch is, so classifier-free guidance has
+an unconditional it was trained on. The VAE and the encoder are frozen.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from ..checkpoint import read_checkpoint
+from ..errors import CheckpointError, UsageError
+from ..model import FaceCLIPEncoder
+from .config import Stage2Config, Stage2Train
+from .extras import require
+from .images import chw, decode, square
+from .loop import Objective
+from .shards import Sample
+from .stage1_init import encoder_from_file
+
+UNET_PT_NAME = "unet.pt"  # the official release's name and layout: torch.save of a diffusers-key state dict
+UNET_SAFETENSORS_NAME = "diffusion_pytorch_model.safetensors"
+
+
+@dataclass
+class Stage2Batch:
+    images: torch.Tensor  # (B, 3, R, R) uint8
+    crops: torch.Tensor  # (B, 3, 448, 448) uint8
+    captions: list[str]
+    time_ids: torch.Tensor  # (B, 6): original (h, w), crop top-left (y, x), target (h, w)
+
+
+class Stage2Decoder:
+    def __init__(self, resolution: int):
+        self.resolution = resolution
+
+    def __call__(self, key: str, sample: Sample) -> tuple[torch.Tensor, torch.Tensor, str, torch.Tensor]:
+        image = decode(sample["jpg"])
+        pixels, top, left = square(image, self.resolution)
+        time_ids = torch.tensor([*image.shape[:2], top, left, self.resolution, self.resolution], dtype=torch.float32)
+        return pixels, chw(decode(sample["crop.png"])), sample["txt"].decode("utf-8"), time_ids
+
+
+def collate(items: list[tuple[torch.Tensor, torch.Tensor, str, torch.Tensor]]) -> Stage2Batch:
+    images, crops, captions, time_ids = zip(*items)
+    return Stage2Batch(torch.stack(images), torch.stack(crops), list(captions), torch.stack(time_ids))
+
+
+def ddpm_alphas_cumprod(steps: int) -> torch.Tensor:
+    """SDXL's training noise schedule: betas linear in sqrt from 0.00085 to 0.012 ("scaled_linear")."""
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, steps, dtype=torch.float64) ** 2
+    return torch.cumprod(1 - betas, dim=0).float()
+
+
+class Stage2Objective(Objective):
+    def __init__(self, unet: nn.Module, vae: nn.Module, encoder: FaceCLIPEncoder, train_cfg: Stage2Train,
+                 gradient_checkpointing: bool = True):
+        super().__init__()
+        self.unet, self.vae, self.encoder = unet, vae, encoder
+        self.cfg = train_cfg
+        vae.requires_grad_(False)
+        encoder.requires_grad_(False)
+        unet.requires_grad_(True)
+        if gradient_checkpointing:
+            unet.enable_gradient_checkpointing()
+        self.register_buffer("alphas_cumprod", ddpm_alphas_cumprod(train_cfg.train_steps), persistent=False)
+        self.ema = None
+        if train_cfg.ema_decay > 0:
+            self.ema = AveragedModel(unet, multi_avg_fn=get_ema_multi_avg_fn(train_cfg.ema_decay), use_buffers=True)
+            self.ema.requires_grad_(False)
+
+    def frozen_modules(self) -> list[nn.Module]:
+        return [self.vae, self.encoder] + ([self.ema] if self.ema is not None else [])
+
+    def resume_keys(self) -> set[str]:
+        return super().resume_keys() | {k for k in self.state_dict() if k.startswith("ema.")}
+
+    def after_step(self) -> None:
+        if self.ema is not None:
+            self.ema.update_parameters(self.unet)
+
+    @torch.no_grad()
+    def conditioning(self, crops: torch.Tensor, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """FaceCLIP context and pooled vector; rows dropped with probability cond_dropout get no face and no prompt."""
+        dropped = (torch.rand(len(captions)) < self.cfg.cond_dropout).tolist()
+        features = self.encoder.encode_faces(crops.float() / 255.0)
+        face_index = [None if drop else i for i, drop in enumerate(dropped)]
+        prompts = ["" if drop else caption for caption, drop in zip(captions, dropped)]
+        return self.encoder(features, prompts, face_index)
+
+    def forward(self, batch: Stage2Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        device = self.alphas_cumprod.device
+        images = batch.images.to(device).float() / 127.5 - 1
+        with torch.no_grad():
+            latents = self.vae.encode(images).latent_dist.sample() * self.vae.config.scaling_factor
+        context, pooled = self.conditioning(batch.crops.to(device), batch.captions)
+        noise = torch.randn_like(latents)
+        if self.cfg.noise_offset:
+            noise = noise + self.cfg.noise_offset * torch.randn(*latents.shape[:2], 1, 1, device=device)
+        t = torch.randint(0, self.cfg.train_steps, (len(latents),), device=device)
+        a = self.alphas_cumprod[t].view(-1, 1, 1, 1)
+        noisy = a.sqrt() * latents + (1 - a).sqrt() * noise
+        prediction = self.unet(noisy, t, encoder_hidden_states=context,
+                               added_cond_kwargs={"text_embeds": pooled, "time_ids": batch.time_ids.to(device)}).sample
+        loss = F.mse_loss(prediction.float(), noise.float())
+        return loss, {}
+
+    def trained_unet(self) -> nn.Module:
+        """The weights to export: the EMA when there is one."""
+        return self.ema.module if self.ema is not None else self.unet
+
+
+def load_sdxl(cfg: Stage2Config) -> tuple[nn.Module, nn.Module]:
+    """UNet and VAE from a local diffusers SDXL folder (no hub); the UNet optionally from a state-dict file."""
+    diffusers = require("diffusers", "Stage 2 (the SDXL UNet and VAE)")
+    folder = Path(cfg.model.sdxl)
+    for sub in ("unet", "vae"):
+        if not (folder / sub / "config.json").is_file():
+            raise UsageError(f"model.sdxl = {folder} has no {sub}/config.json: point it to a local diffusers SDXL folder "
+                             "(e.g. a download of stabilityai/stable-diffusion-xl-base-1.0 with unet/ and vae/).")
+    unet = diffusers.UNet2DConditionModel.from_pretrained(folder / "unet", local_files_only=True, low_cpu_mem_usage=False)
+    vae = diffusers.AutoencoderKL.from_pretrained(folder / "vae", local_files_only=True, low_cpu_mem_usage=False)
+    if cfg.model.unet:
+        state, _ = read_checkpoint(cfg.model.unet)
+        problems = unet.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+        if problems.missing_keys or problems.unexpected_keys:
+            raise CheckpointError(f"{cfg.model.unet} is not a diffusers-layout UNet for {folder / 'unet'}: "
+                                  f"{len(problems.missing_keys)} missing, {len(problems.unexpected_keys)} unexpected keys "
+                                  f"(e.g. {(problems.missing_keys + problems.unexpected_keys)[:2]}).")
+    return unet, vae
+
+
+def export_unet(unet: nn.Module, out: Path, dtype: torch.dtype = torch.bfloat16) -> list[Path]:
+    """`unet.pt` (the official layout) and a diffusers `diffusion_pytorch_model.safetensors` with its config.json."""
+    from safetensors.torch import save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().to(dtype).contiguous() for k, v in unet.state_dict().items()}
+    torch.save(state, out / UNET_PT_NAME)
+    save_file(state, str(out / UNET_SAFETENSORS_NAME), metadata={"format": "pt"})
+    (out / "config.json").write_text(json.dumps(dict(unet.config), indent=1, default=str))
+    return [out / UNET_PT_NAME, out / UNET_SAFETENSORS_NAME]
+
+
+def build_objective(cfg: Stage2Config) -> Stage2Objective:
+    if not cfg.model.encoder or not Path(cfg.model.encoder).is_file():
+        raise UsageError(f"model.encoder = {cfg.model.encoder!r} does not exist: stage 2 needs the FaceCLIP encoder "
+                         "(the official face_clip_encoder.pt or a stage-1 export).")
+    encoder = encoder_from_file(cfg.model.encoder, cfg.model.architecture)
+    unet, vae = load_sdxl(cfg)
+    expected = (encoder.config.context_dim, encoder.config.pooled_dim)
+    got = (unet.config.cross_attention_dim, unet.config.projection_class_embeddings_input_dim - 6 * unet.config.addition_time_embed_dim)
+    if got != expected:
+        raise UsageError(f"The UNet expects context/pooled widths {got}, the encoder gives {expected}: use an SDXL UNet with this encoder.")
+    return Stage2Objective(unet, vae, encoder, cfg.train, cfg.run.gradient_checkpointing)

@@ -1,0 +1,108 @@
+"""Stage 2 on a tiny SDXL-shaped UNet: one step trains only the UNet, dropout is the no-face empty-prompt encode, export."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from faceclip_core.config import tiny_config
+from faceclip_core.errors import UsageError
+from faceclip_core.train.config import Stage2Config, load_config
+from faceclip_core.train.loop import build_optimizer
+from faceclip_core.train.prepare import PrepareOptions, prepare
+from faceclip_core.train.runs import run_stage2
+from faceclip_core.train.shards import iter_samples, read_index
+from faceclip_core.train.stage2 import UNET_PT_NAME, UNET_SAFETENSORS_NAME, Stage2Decoder, build_objective, collate
+from tiny_training import StandInAnalyzer, stage2_config, write_models, write_photo_folder, write_tiny_sdxl
+
+
+pytest.importorskip("diffusers", reason="the train extra (requirements-train.txt) is not installed")
+pytest.importorskip("tensorboard", reason="the train extra (requirements-train.txt) is not installed")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stage2")
+    write_photo_folder(root / "photos", identities=2, per_identity=2)
+    prepare(root / "photos", root / "data", StandInAnalyzer(), PrepareOptions(min_face=64, min_image_side=32, shard_size=2))
+    models = write_models(root / "models")
+    config = tiny_config()
+    return root, models["encoder"], write_tiny_sdxl(root / "sdxl", config.context_dim, config.pooled_dim)
+
+
+def load(files, name: str, steps: int = 1, extra: str = "") -> Stage2Config:
+    root, encoder, sdxl = files
+    return load_config(stage2_config(root / f"{name}.toml", root / "data", encoder, sdxl, root / name, steps, extra), Stage2Config)
+
+
+def batch_of(cfg: Stage2Config):
+    shard = read_index(cfg.data.train)[0]
+    decode = Stage2Decoder(cfg.train.resolution)
+    return collate([decode(key, sample) for key, sample in iter_samples(shard.url)])
+
+
+def test_a_step_trains_the_unet_only(files):
+    cfg = load(files, "step")
+    objective = build_objective(cfg).train()
+    batch = batch_of(cfg)
+    # SDXL size conditioning: original 64x64, centre crop at (0, 0), target 32x32
+    assert batch.time_ids.tolist() == [[64, 64, 0, 0, 32, 32]] * 2
+    assert batch.images.shape == (2, 3, 32, 32)
+    before = {k: v.clone() for k, v in objective.state_dict().items()}
+    optimizer = build_optimizer(objective, cfg.optim)
+    torch.manual_seed(0)
+    loss, _ = objective(batch)
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss) and loss > 0
+    with_grad = {n.split(".")[0] for n, p in objective.named_parameters() if p.grad is not None}
+    assert with_grad == {"unet"}
+    changed = {k.split(".")[0] for k, v in objective.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed == {"unet"}
+
+
+def test_dropped_conditioning_is_the_no_face_empty_prompt_encode(files):
+    cfg = load(files, "dropout")
+    objective = build_objective(cfg).eval()
+    batch = batch_of(cfg)
+    objective.cfg.cond_dropout = 1.0
+    context, pooled = objective.conditioning(batch.crops, batch.captions)
+    null_context, null_pooled = objective.encoder.encode(None, ["", ""])
+    torch.testing.assert_close(context, null_context, atol=0, rtol=0)
+    torch.testing.assert_close(pooled, null_pooled, atol=0, rtol=0)
+    objective.cfg.cond_dropout = 0.0
+    context, _ = objective.conditioning(batch.crops, batch.captions)
+    expected, _ = objective.encoder.encode(batch.crops.float() / 255.0, batch.captions)
+    torch.testing.assert_close(context, expected, atol=0, rtol=0)
+    assert context.shape == (2, 77, tiny_config().context_dim)
+
+
+def test_run_with_ema_exports_the_unet_in_the_official_and_diffusers_layouts(files):
+    from diffusers import UNet2DConditionModel
+    from safetensors.torch import load_file
+
+    cfg = load(files, "ema", steps=2)
+    cfg.train.ema_decay = 0.5
+    objective = run_stage2(cfg)
+    export = Path(cfg.run.out) / "export"
+    official = torch.load(export / UNET_PT_NAME, weights_only=True)
+    assert official.keys() == objective.unet.state_dict().keys()
+    assert any(k.startswith("down_blocks.") for k in official) and any(k.startswith("mid_block.") for k in official)
+    ema = objective.trained_unet().state_dict()
+    assert not all(torch.equal(ema[k], objective.unet.state_dict()[k]) for k in ema)  # the EMA is what is exported
+    for key, value in load_file(export / UNET_SAFETENSORS_NAME).items():
+        torch.testing.assert_close(value, official[key], atol=0, rtol=0)
+        torch.testing.assert_close(value, ema[key].to(torch.bfloat16), atol=0, rtol=0)
+    reloaded = UNet2DConditionModel.from_pretrained(export, local_files_only=True, low_cpu_mem_usage=False)
+    assert reloaded.config.cross_attention_dim == tiny_config().context_dim
+
+
+def test_stage2_errors_name_the_fix(files, tmp_path):
+    cfg = load(files, "errors")
+    cfg.model.sdxl = str(tmp_path)
+    with pytest.raises(UsageError, match="has no unet/config.json: point it to a local diffusers SDXL folder"):
+        build_objective(cfg)
+    cfg.model.encoder = str(tmp_path / "missing.pt")
+    with pytest.raises(UsageError, match="stage 2 needs the FaceCLIP encoder"):
+        build_objective(cfg)
