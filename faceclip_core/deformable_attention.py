@@ -58,10 +58,12 @@ class DeformableAttention(nn.Module):
         value_map = self.value_proj(value).view(b, n, h, c // h).permute(0, 2, 3, 1).reshape(b * h, c // h, grid, grid)
         offsets = self.sampling_offsets(query).view(b, n, h, p, 2)
         weights = self.attention_weights(query).view(b, n, h, p).softmax(-1)
-        # offsets are in pixels of the map; grid_sample wants [-1, 1] coordinates
-        locations = reference_points(grid, query.device, query.dtype)[None, :, None, None, :] + offsets / grid
+        # Offsets are in pixels of the map; grid_sample wants [-1, 1] coordinates. Sampling runs in fp32:
+        # 16-bit coordinates are off by up to ~0.05 px, and CPU grid_sample gives NaN for bf16 inputs.
+        locations = reference_points(grid, query.device, torch.float32)[None, :, None, None, :] + offsets.float() / grid
         sample_grid = (2 * locations - 1).permute(0, 2, 1, 3, 4).reshape(b * h, n, p, 2)
-        samples = F.grid_sample(value_map, sample_grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        samples = F.grid_sample(value_map.float(), sample_grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        samples = samples.to(value.dtype)
         # samples (B*H, C/H, N, P) weighted over P
         out = torch.einsum("zcnp,znp->znc", samples, weights.permute(0, 2, 1, 3).reshape(b * h, n, p))
         return self.output_proj(out.view(b, h, n, c // h).permute(0, 2, 1, 3).reshape(b, n, c))
