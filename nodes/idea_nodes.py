@@ -10,8 +10,9 @@ from typing import Any, Sequence
 
 import torch
 
-from faceclip_core.idea import (PLACEHOLDER, AnchorBank, IDEAConfig, IDEATrainer, TrainConfig, base_model_fingerprint,
-                                load_idea_weights, load_names, prepare_training_set, save_training_result)
+from faceclip_core.idea import (PLACEHOLDER, AnchorBank, IDEAConfig, IDEATrainer, TrainConfig, analyzer_face_embedder,
+                                base_model_fingerprint, load_idea_weights, load_names, prepare_training_set,
+                                save_training_result)
 from faceclip_core.idea.files import WEIGHTS_SUFFIX
 
 from . import host
@@ -28,12 +29,47 @@ def inject_rows(token_weights: list[list[tuple]], stand_in_id: int, rows: torch.
     return [[(next(remaining), w, *rest) if t == stand_in_id else (t, w, *rest) for t, w, *rest in chunk] for chunk in token_weights]
 
 
+def frozen_for_autograd(module: torch.nn.Module) -> None:
+    """Make a host model usable in a graph that trains something else, keeping its values.
+
+    The host builds models while running nodes in inference mode, so their weights are inference tensors, and
+    autograd refuses to save those for backward ("Inference tensors cannot be saved for backward"). Each one is
+    replaced by a normal copy, one tensor at a time (the host reads weights by name, so it sees the copies; a
+    `.data` swap is not enough: the tensor would still lack a version counter). Frozen: the host leaves
+    requires_grad on, which would make backward compute gradients for every weight of the UNet.
+    """
+    copies: dict[int, torch.Tensor] = {}  # tied weights stay tied
+    with torch.no_grad():
+        for sub in module.modules():
+            for table in (sub._parameters, sub._buffers):
+                for name, tensor in table.items():
+                    if tensor is None:
+                        continue
+                    if tensor.is_inference():
+                        if id(tensor) not in copies:
+                            copy = tensor.clone()
+                            copies[id(tensor)] = torch.nn.Parameter(copy, requires_grad=False) if table is sub._parameters else copy
+                        table[name] = copies[id(tensor)]
+                    else:
+                        tensor.requires_grad_(False)
+
+
+def _copy_if_differentiable(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.clone() if tensor.requires_grad else tensor
+
+
+def _unchanged(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor
+
+
 class HostPromptEncoder:
-    """faceclip_core.idea.PromptEncoder over ComfyUI's SDXL CLIP."""
+    """faceclip_core.idea.PromptEncoder over ComfyUI's SDXL CLIP. Construct it outside inference mode."""
 
     def __init__(self, clip: Any):
         self.clip = clip
         self.model = clip.cond_stage_model
+        clip.load_model()
+        frozen_for_autograd(self.model)
 
     def embedding_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         return tuple(getattr(self.model, part).transformer.get_input_embeddings().weight for part in ("clip_l", "clip_g"))
@@ -48,20 +84,26 @@ class HostPromptEncoder:
             tokens = self.clip.tokenize(prompt.replace(PLACEHOLDER, " ".join([STAND_IN_WORD] * len(tokens_l))))
             tokens["l"] = inject_rows(tokens["l"], stand_in, tokens_l)
             tokens["g"] = inject_rows(tokens["g"], stand_in, tokens_g)
-            context, pool = self.clip.encode_from_tokens(tokens, return_pooled=True)
+            # The host's CLIP layers add to their hidden state in place (x += attn(x)), which autograd rejects
+            # ("modified by an inplace operation"); saving copies of the activations it needs makes the tower
+            # differentiable. Weights (no grad) are saved as they are: the CLIP holds no extra copy of them.
+            with torch.autograd.graph.saved_tensors_hooks(_copy_if_differentiable, _unchanged):
+                context, pool = self.clip.encode_from_tokens(tokens, return_pooled=True)
             contexts.append(context)
             pooled.append(pool)
         return torch.cat(contexts), torch.cat(pooled)
 
 
 class HostDenoiser:
-    """faceclip_core.idea.Denoiser over ComfyUI's SDXL MODEL: the raw UNet at DDPM timesteps, with SDXL's size conditioning."""
+    """faceclip_core.idea.Denoiser over ComfyUI's SDXL MODEL: the raw UNet at DDPM timesteps, with SDXL's size
+    conditioning. Construct it outside inference mode."""
 
     def __init__(self, model: Any, resolution: int):
         import comfy.model_management
 
         comfy.model_management.load_models_gpu([model])
         self.base = model.model
+        frozen_for_autograd(self.base)
         self.resolution = resolution
         self.device, self.dtype = model.load_device, self.base.get_dtype()
 
@@ -75,14 +117,6 @@ def host_latent_encoder(model: Any, vae: Any):
     def encode(images: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) -> scaled latents, as the UNet sees them
         return model.model.process_latent_in(vae.encode(images.permute(0, 2, 3, 1)))
     return encode
-
-
-def analyzer_face_embedder(analyzer: Any):
-    """The face branch's FaceAnalyzer (analyze(images, require_face=False) -> [AnalyzedImage]) as a FaceEmbedder."""
-    def embed(image: torch.Tensor) -> torch.Tensor | None:
-        picked = analyzer.analyze(image.unsqueeze(0), require_face=False)[0].picked
-        return None if picked is None or picked.embedding is None else torch.from_numpy(picked.embedding)
-    return embed
 
 
 def _embeddings_dir() -> Path:
@@ -112,7 +146,8 @@ class IDEATrain:
             "steps": ("INT", {"default": 320, "min": 1, "max": 10000}),
             "batch_size": ("INT", {"default": 8, "min": 1, "max": 64}),
             "micro_batch": ("INT", {"default": 1, "min": 1, "max": 64, "tooltip": "samples per pass; 1 fits 12 GB"}),
-            "resolution": ("INT", {"default": 1024, "min": 256, "max": 2048, "step": 64}),
+            "resolution": ("INT", {"default": 1024, "min": 64, "max": 2048, "step": 64,
+                                   "tooltip": "training picture size; 1024 for SDXL (lower only to try the graph out)"}),
             "seed": ("INT", {"default": 0, "min": 0, "max": 2**31 - 1}),
         }}
 

@@ -9,6 +9,8 @@ Files written under DIR (a host's `models/` folder), by part; the workflows' fil
                      text_encoders/tiny_clip_g.pt                  random CLIP-L/G, compact on disk
     faceclip         faceclip/face_clip_encoder.pt                 FaceCLIP Loader: SDXL widths, few layers
     insightface      insightface/models/antelopev2/*.onnx          InsightFace Loader: real detector, stand-in recogniser
+    sdxl_checkpoint  checkpoints/sd_xl_base_1.0.safetensors        CheckpointLoaderSimple: the parts above in one
+                                                                   file, sparse (see tests/tiny_checkpoint.py)
 Sizes and why some parts cannot be small: see tests/tiny_sdxl.py. Each part is one function
 `write_<part>(models_dir) -> list[Path]`, listed in PARTS; add a part by adding one.
 """
@@ -30,6 +32,7 @@ SDXL_VAE = "vae/sdxl_vae.safetensors"
 FACECLIP_ENCODER = "faceclip/face_clip_encoder.pt"
 CLIP_L = "text_encoders/tiny_clip_l.pt"
 CLIP_G = "text_encoders/tiny_clip_g.pt"
+SDXL_CHECKPOINT = "checkpoints/sd_xl_base_1.0.safetensors"
 
 
 def _target(models_dir: Path, relative: str) -> Path:
@@ -73,12 +76,21 @@ def write_insightface(models_dir: Path) -> list[Path]:
     return sorted(assets.build_face_pack(models_dir).glob("*.onnx"))
 
 
+def write_sdxl_checkpoint(models_dir: Path) -> list[Path]:
+    import tiny_checkpoint
+
+    path = _target(models_dir, SDXL_CHECKPOINT)
+    tiny_checkpoint.write_sparse_safetensors(path, tiny_checkpoint.checkpoint_shapes(), seed=5)
+    return [path]
+
+
 PARTS: dict[str, Callable[[Path], list[Path]]] = {
     "sdxl_unet": write_sdxl_unet,
     "sdxl_vae": write_sdxl_vae,
     "sdxl_clip": write_sdxl_clip,
     "faceclip": write_faceclip,
     "insightface": write_insightface,
+    "sdxl_checkpoint": write_sdxl_checkpoint,
 }
 
 

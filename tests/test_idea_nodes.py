@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from nodes.idea_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, IDEAApply, inject_rows
+from nodes.idea_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, IDEAApply, frozen_for_autograd, inject_rows
 from test_idea_files_and_errors import SDXL_WIDTHS, sdxl_width_result
 
 from faceclip_core.idea import load_idea_weights, save_training_result
@@ -21,6 +21,23 @@ def test_inject_rows_replaces_each_stand_in_in_order_and_keeps_length():
     out = inject_rows(chunks, 7, rows)
     assert len(out[0]) == 5 and out[0][2] == (9, 1.0)
     assert torch.equal(out[0][1][0], rows[0]) and torch.equal(out[0][3][0], rows[1])
+
+
+def test_frozen_for_autograd_lets_a_model_built_in_inference_mode_pass_gradients_to_its_input():
+    with torch.inference_mode():  # as the host builds MODEL and CLIP
+        model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4), torch.nn.Linear(4, 4))
+        model[2].weight = model[0].weight  # tied
+        model.register_buffer("scale", torch.full((4,), 2.0))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+
+    frozen_for_autograd(model)
+
+    x = torch.randn(3, 4, requires_grad=True)
+    (model(x) * model.scale).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(not p.requires_grad and p.grad is None for p in model.parameters())
+    assert model[2].weight is model[0].weight
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
 def test_apply_keeps_the_conditioning_format(tmp_path):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +46,14 @@ def face_embeddings(images: Sequence[torch.Tensor], embedder: FaceEmbedder, labe
                                 "the face is clearly visible, roughly frontal and at least about 32 px tall.")
         rows.append(F.normalize(torch.as_tensor(embedding, dtype=torch.float32).flatten(), dim=0))
     return torch.stack(rows)
+
+
+def analyzer_face_embedder(analyzer: Any) -> FaceEmbedder:
+    """faceclip_core.face.FaceAnalyzer (analyze(images, require_face=False) -> [AnalyzedImage]) as a FaceEmbedder."""
+    def embed(image: torch.Tensor) -> torch.Tensor | None:
+        picked = analyzer.analyze(image.unsqueeze(0), require_face=False)[0].picked
+        return None if picked is None or picked.embedding is None else torch.from_numpy(picked.embedding)
+    return embed
 
 
 def prepare_training_set(

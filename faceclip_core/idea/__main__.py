@@ -1,0 +1,23 @@
+"""`python -m faceclip_core.idea train --help`: train an ID-EA identity without ComfyUI (see train_cli.py)."""
+import argparse
+import sys
+
+from ..errors import FaceCLIPError
+from . import train_cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m faceclip_core.idea", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    train_cli.add_arguments(commands.add_parser("train", help=train_cli.__doc__.splitlines()[0],
+                                                description=train_cli.__doc__))
+    args = parser.parse_args(argv)
+    try:
+        return train_cli.run(args)
+    except FaceCLIPError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""SDXL outside ComfyUI: a diffusers pipeline's parts adapted to the trainer's interfaces (interfaces.py).
+
+Needs the optional extra `pip install -r requirements-idea.txt` (diffusers + transformers), imported only here.
+Text encoding follows diffusers' StableDiffusionXLPipeline.encode_prompt: the penultimate hidden states of both
+towers side by side (77, 2048), pooled = CLIP-G's projected end-token state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from ..errors import UsageError
+from .interfaces import PLACEHOLDER
+
+INSTALL_HINT = "pip install -r requirements-idea.txt  (diffusers and transformers, for training without ComfyUI)"
+
+
+def require_diffusers() -> Any:
+    try:
+        import diffusers
+        import transformers  # noqa: F401  (diffusers imports it lazily; fail here, with the hint)
+    except ImportError as exc:
+        raise UsageError(f"Training from the command line needs diffusers and transformers ({exc.name} is missing). "
+                         f"Install them: {INSTALL_HINT}") from exc
+    return diffusers
+
+
+@dataclass
+class DiffusersSDXL:
+    """The parts of a StableDiffusionXLPipeline that training uses, frozen, on one device."""
+
+    unet: Any
+    vae: Any
+    text_encoders: tuple[Any, Any]  # CLIPTextModel (L), CLIPTextModelWithProjection (G)
+    tokenizers: tuple[Any, Any]
+    device: torch.device
+    dtype: torch.dtype
+
+
+def load_sdxl(path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> DiffusersSDXL:
+    """A diffusers SDXL folder (model_index.json, unet/, vae/, text_encoder/, ...) or a single-file checkpoint
+    such as sd_xl_base_1.0.safetensors (diffusers then needs the model's config: online once, or cached)."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"SDXL model {path} not found. Give a diffusers SDXL folder or an .safetensors checkpoint.")
+    if path.is_dir() and not (path / "model_index.json").is_file():
+        raise UsageError(f"{path} is not a diffusers pipeline folder (no model_index.json). Give the folder that holds "
+                         "model_index.json, unet/ and vae/, or an SDXL .safetensors checkpoint file.")
+    pipeline_class = require_diffusers().StableDiffusionXLPipeline
+    load = pipeline_class.from_pretrained if path.is_dir() else pipeline_class.from_single_file
+    # the SDXL VAE overflows in fp16; it runs once per photo, so it stays in float32
+    pipe = load(str(path), dtype={"vae": torch.float32, "default": dtype})
+    parts = DiffusersSDXL(pipe.unet, pipe.vae, (pipe.text_encoder, pipe.text_encoder_2), (pipe.tokenizer, pipe.tokenizer_2),
+                          torch.device(device), dtype)
+    for module in (parts.unet, parts.vae, *parts.text_encoders):
+        module.to(parts.device).requires_grad_(False).eval()
+    return parts
+
+
+class DiffusersPromptEncoder:
+    """PromptEncoder over the pipeline's two CLIP text towers. The placeholder's positions get a marker id (the
+    start token, which pooling never picks) whose embeddings a hook on the token table swaps for the learned rows."""
+
+    def __init__(self, sdxl: DiffusersSDXL):
+        self.sdxl = sdxl
+
+    def embedding_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return tuple(encoder.get_input_embeddings().weight for encoder in self.sdxl.text_encoders)
+
+    def token_ids(self, text: str) -> tuple[list[int], list[int]]:
+        return tuple(tokenizer(text, add_special_tokens=False)["input_ids"] for tokenizer in self.sdxl.tokenizers)
+
+    @staticmethod
+    def _ids(tokenizer: Any, prompt: str, count: int, length: int) -> tuple[list[int], list[int]]:
+        """Token ids of `prompt` padded to `length`, and the positions of the identity tokens."""
+        before, after = prompt.split(PLACEHOLDER)
+        head = tokenizer(before, add_special_tokens=False)["input_ids"]
+        tail = tokenizer(after, add_special_tokens=False)["input_ids"]
+        body = (head + [tokenizer.bos_token_id] * count + tail)[: length - 2]
+        ids = [tokenizer.bos_token_id, *body, tokenizer.eos_token_id]
+        return ids + [tokenizer.pad_token_id] * (length - len(ids)), list(range(1 + len(head), 1 + len(head) + count))
+
+    def _hidden(self, index: int, prompts: Sequence[str], rows: torch.Tensor) -> Any:
+        tokenizer, encoder = self.sdxl.tokenizers[index], self.sdxl.text_encoders[index]
+        length = encoder.config.max_position_embeddings  # 77
+        ids, positions = zip(*(self._ids(tokenizer, prompt, len(rows), length) for prompt in prompts))
+        mask = torch.zeros(len(ids), len(ids[0]), dtype=torch.bool)
+        for i, where in enumerate(positions):
+            mask[i, list(where)] = True
+        mask = mask.to(self.sdxl.device)
+
+        def swap_in(_module: Any, _inputs: Any, embedded: torch.Tensor) -> torch.Tensor:
+            learned = rows.to(embedded.dtype).repeat(len(prompts), 1)  # row k fills the k-th marked position
+            return embedded.masked_scatter(mask.unsqueeze(-1), learned)
+
+        hook = encoder.get_input_embeddings().register_forward_hook(swap_in)
+        try:
+            return encoder(torch.tensor(ids, device=self.sdxl.device), output_hidden_states=True)
+        finally:
+            hook.remove()
+
+    def encode(self, prompts: Sequence[str], tokens_l: torch.Tensor, tokens_g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out_l = self._hidden(0, prompts, tokens_l)
+        out_g = self._hidden(1, prompts, tokens_g)
+        context = torch.cat([out_l.hidden_states[-2], out_g.hidden_states[-2]], dim=-1)
+        return context.float(), out_g.text_embeds.float()
+
+
+class DiffusersDenoiser:
+    """Denoiser over the pipeline's UNet, with SDXL's size conditioning for uncropped square training pictures."""
+
+    def __init__(self, sdxl: DiffusersSDXL, resolution: int):
+        self.sdxl = sdxl
+        self.time_ids = torch.tensor([resolution, resolution, 0, 0, resolution, resolution], dtype=sdxl.dtype, device=sdxl.device)
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor, context: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        dtype = self.sdxl.dtype
+        conditions = {"text_embeds": pooled.to(dtype), "time_ids": self.time_ids.expand(len(x_t), -1)}
+        return self.sdxl.unet(x_t.to(dtype), t, encoder_hidden_states=context.to(dtype), added_cond_kwargs=conditions).sample.float()
+
+
+def latent_encoder(sdxl: DiffusersSDXL):
+    """LatentEncoder over the pipeline's VAE: the mean of the latent distribution, scaled as the UNet sees it."""
+    def encode(images: torch.Tensor) -> torch.Tensor:
+        posterior = sdxl.vae.encode(images.to(sdxl.device) * 2 - 1).latent_dist
+        return posterior.mean * sdxl.vae.config.scaling_factor
+    return encode

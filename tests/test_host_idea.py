@@ -1,0 +1,97 @@
+"""ID-EA in a real ComfyUI: the shipped API workflows, run over HTTP on the tiny SDXL checkpoint.
+
+Skips without COMFYUI_PATH (see tests/host/setup_test_host.sh). Graphs are patched in memory to a few steps at
+small sizes; the files in workflows/ are what users load. The train test must run before the apply test, which
+uses the files it writes (pytest keeps file order).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from safetensors import safe_open
+
+from host.fixtures import comfy_path, comfy_server  # noqa: F401  (fixtures)
+from host.server import ComfyServer
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+NAME = "my_person"  # the workflows' identity name
+# Enough steps to pass a save of the training state and the end of a gradient-accumulated batch; small pictures.
+TRAIN_SETTINGS = {"steps": 2, "batch_size": 2, "micro_batch": 1, "resolution": 64}
+SAMPLE_SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def idea_server(comfy_server: ComfyServer) -> ComfyServer:
+    """The host with workflows/input/* in its input folder, where the workflows' LoadImage nodes look."""
+    comfy_server.input_dir.mkdir(parents=True, exist_ok=True)
+    for photo in (WORKFLOWS / "input").iterdir():
+        shutil.copy(photo, comfy_server.input_dir / photo.name)
+    return comfy_server
+
+
+def _nodes_of(graph: dict[str, Any], class_type: str) -> list[dict[str, Any]]:
+    return [node for node in graph.values() if node["class_type"] == class_type]
+
+
+def _small_graph(workflow: str) -> dict[str, Any]:
+    """The API workflow with one sampling step on a small latent, and a few training steps."""
+    graph = json.loads((WORKFLOWS / "api" / workflow).read_text())
+    for node in _nodes_of(graph, "EmptyLatentImage"):
+        node["inputs"].update(width=SAMPLE_SIZE, height=SAMPLE_SIZE, batch_size=1)
+    for node in _nodes_of(graph, "KSampler"):
+        node["inputs"].update(steps=1)
+    for node in _nodes_of(graph, "IDEATrain"):
+        node["inputs"].update(TRAIN_SETTINGS)
+    return graph
+
+
+def _tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    with safe_open(str(path), framework="pt") as f:
+        return {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
+
+
+def _assert_one_image(server: ComfyServer, result) -> None:
+    assert (result.status, result.node_type, result.error) == ("success", "", "")
+    images = server.output_images(result)
+    assert len(images) == 1 and Image.open(images[0]).size == (SAMPLE_SIZE, SAMPLE_SIZE)
+
+
+def test_train_workflow_writes_the_embedding_and_the_idea_file(idea_server: ComfyServer) -> None:
+    assert "sd_xl_base_1.0.safetensors" in idea_server.dropdown("CheckpointLoaderSimple", "ckpt_name")
+    result = idea_server.run(_small_graph("idea_train.json"), timeout_s=600)
+
+    _assert_one_image(idea_server, result)
+    embeddings = idea_server.models_dir / "embeddings"
+    assert _tensor_shapes(embeddings / f"{NAME}.safetensors") == {"clip_l": (2, 768), "clip_g": (2, 1280)}
+    weights = _tensor_shapes(embeddings / f"{NAME}.idea.safetensors")
+    assert any(key.startswith("adapter.") for key in weights) and any(key.startswith("enhancer.") for key in weights)
+    assert (idea_server.output_dir / "idea_training" / f"{NAME}.state.pt").is_file()
+    log = idea_server.log_text()
+    assert "unet missing" not in log and "clip missing" not in log and f"embedding:{NAME} does not exist" not in log
+
+
+def test_apply_workflow_uses_the_trained_files(idea_server: ComfyServer) -> None:
+    if not (idea_server.models_dir / "embeddings" / f"{NAME}.idea.safetensors").is_file():
+        pytest.skip("needs the files of test_train_workflow_writes_the_embedding_and_the_idea_file")
+    assert f"{NAME}.idea.safetensors" in idea_server.dropdown("IDEALoader", "idea_file")
+
+    _assert_one_image(idea_server, idea_server.run(_small_graph("idea_apply.json"), timeout_s=300))
+    log = idea_server.log_text()  # the host loaded our embedding file for `embedding:my_person`, at both widths
+    assert f"embedding:{NAME} does not exist" not in log and "error loading embedding" not in log and "shape mismatch" not in log
+
+
+def test_training_on_one_photo_fails_with_the_nodes_message(idea_server: ComfyServer) -> None:
+    graph = _small_graph("idea_train.json")
+    (train,) = _nodes_of(graph, "IDEATrain")
+    (batch,) = _nodes_of(graph, "ImageBatch")
+    train["inputs"]["images"] = batch["inputs"]["image1"]  # one LoadImage instead of the batch of two
+
+    result = idea_server.run(graph, timeout_s=300)
+
+    assert (result.status, result.node_type) == ("execution_error", "IDEATrain")
+    assert "at least 2 photos" in result.error
