@@ -140,15 +140,16 @@ class IDEATrain:
             "images": ("IMAGE", {"tooltip": "2 to 10 photos of the person, one clear face each"}),
             "face_analyzer": ("FACE_ANALYZER", {"tooltip": "gives each photo's ArcFace embedding"}),
             "model": ("MODEL", {"tooltip": "the SDXL model to train against (it is not changed)"}),
-            "clip": ("CLIP",),
-            "vae": ("VAE",),
+            "clip": ("CLIP", {"tooltip": "the SDXL text encoders of that model; the new tokens are learned in their space"}),
+            "vae": ("VAE", {"tooltip": "the SDXL VAE: encodes the photos to latents once"}),
             "name": ("STRING", {"default": "my_person", "tooltip": "file name; use it as embedding:NAME"}),
-            "steps": ("INT", {"default": 320, "min": 1, "max": 10000}),
-            "batch_size": ("INT", {"default": 8, "min": 1, "max": 64}),
+            "steps": ("INT", {"default": 320, "min": 1, "max": 10000, "tooltip": "optimiser steps (paper: ~320)"}),
+            "batch_size": ("INT", {"default": 8, "min": 1, "max": 64, "tooltip": "samples per step (paper: 8)"}),
             "micro_batch": ("INT", {"default": 1, "min": 1, "max": 64, "tooltip": "samples per pass; 1 fits 12 GB"}),
             "resolution": ("INT", {"default": 1024, "min": 64, "max": 2048, "step": 64,
                                    "tooltip": "training picture size; 1024 for SDXL (lower only to try the graph out)"}),
-            "seed": ("INT", {"default": 0, "min": 0, "max": 2**31 - 1}),
+            "seed": ("INT", {"default": 0, "min": 0, "max": 2**31 - 1,
+                             "tooltip": "same seed, photos and settings: the same result; a stopped run resumes"}),
         }}
 
     def train(self, images, face_analyzer, model, clip, vae, name, steps, batch_size, micro_batch, resolution, seed):
@@ -204,8 +205,8 @@ class IDEAApply:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "conditioning": ("CONDITIONING",),
-            "idea": ("IDEA",),
+            "conditioning": ("CONDITIONING", {"tooltip": "SDXL conditioning of a prompt that says embedding:NAME"}),
+            "idea": ("IDEA", {"tooltip": "from ID-EA Loader or ID-EA Train"}),
             "strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 3.0, "step": 0.05, "tooltip": "0: unchanged"}),
         }}
 
