@@ -7,8 +7,10 @@
 (b) ours: the face encoded once, the black-face features cached per loaded model, and the 4 prompts
     plus the negative in one batch.
 Both use this package's modules on the same full-size weights (random, in the released 16-bit format,
-unless --weights is given), so the ratio measures the calling pattern and the skipped dead work, not
-kernel differences. Each dtype runs in a fresh process so its resident memory is its own.
+unless --weights is given), so that ratio measures the calling pattern, not kernel differences. With
+--official CHECKOUT (a bytedance/FaceCLIP checkout; fp32 only, ~13 GB more RAM) the official code itself
+also runs pattern (a) on the same weights, the baseline the targets speak of.
+Each dtype runs in a fresh process so its resident memory is its own.
 """
 from __future__ import annotations
 
@@ -72,7 +74,34 @@ def our_pattern(encoder: FaceCLIPEncoder, face: torch.Tensor):
     return encoder.encode(face, PROMPTS + [NEGATIVE], face_index=[0, 0, 0, 0, None])
 
 
-def measure(weights: Path, dtype_name: str, device: str, repeats: int) -> dict:
+def official_run(checkout: Path, weights: Path, face: torch.Tensor, repeats: int):
+    """The official encoder on the same weights, called as its pipeline does: (best seconds, outputs)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "parity"))
+    from official_reference import build_official
+
+    from faceclip_core.checkpoint import read_encoder_state
+
+    model = build_official(checkout.resolve())
+    model.load_state_dict(read_encoder_state(weights)[0])
+    image = face[0].permute(2, 0, 1)
+    cwd = os.getcwd()
+    os.chdir(checkout)  # it opens its configs by relative path
+
+    def pattern():
+        rows = [model([image], torch.tensor([True]), [p], device="cpu") for p in PROMPTS]
+        rows.append(model([torch.zeros_like(image)], torch.tensor([False]), [NEGATIVE], device="cpu"))
+        return torch.cat([r.embeddings for r in rows]), torch.cat([r.pooled[0] for r in rows])
+
+    try:
+        with torch.no_grad():
+            pattern()  # warm-up
+            seconds, _, outputs = timed(pattern, repeats, "cpu")
+    finally:
+        os.chdir(cwd)
+    return seconds, outputs
+
+
+def measure(weights: Path, dtype_name: str, device: str, repeats: int, official: Path | None = None) -> dict:
     """One dtype, in this process: load, warm up, time (a) and (b)."""
     from faceclip_core.loader import load_encoder
 
@@ -85,7 +114,13 @@ def measure(weights: Path, dtype_name: str, device: str, repeats: int) -> dict:
     official_s, official_cpu_s, (ctx_a, pooled_a) = timed(lambda: official_pattern(encoder, face), repeats, device)
     ours_s, ours_cpu_s, (ctx_b, pooled_b) = timed(lambda: our_pattern(encoder, face), repeats, device)
     diff = max((ctx_a - ctx_b).abs().max().item(), (pooled_a - pooled_b).abs().max().item())
-    return {
+    extra = {}
+    if official is not None and dtype_name == "fp32" and device == "cpu":
+        del encoder  # room for the official model
+        code_s, (ctx_o, pooled_o) = official_run(official, weights, face, repeats)
+        extra = {"official_code_s": code_s, "ratio_vs_official_code": ours_s / code_s,
+                 "diff_vs_official_code": max((ctx_o - ctx_b).abs().max().item(), (pooled_o - pooled_b).abs().max().item())}
+    return {**extra,
         "dtype": dtype_name, "device": device, "load_s": load_s, "official_s": official_s, "ours_s": ours_s,
         "ratio": ours_s / official_s, "official_cpu_s": official_cpu_s, "ours_cpu_s": ours_cpu_s,
         "cpu_ratio": ours_cpu_s / official_cpu_s, "max_abs_diff": diff, "rss_gib": rss_gib(),
@@ -106,10 +141,11 @@ def main() -> None:
     parser.add_argument("--dtypes", nargs="+", default=["fp32", "fp16", "bf16"], choices=sorted(DTYPES))
     parser.add_argument("--weights", type=Path, help="encoder weights (default: random, written to a temp file)")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--official", type=Path, help="a bytedance/FaceCLIP checkout: also time the official code (fp32, CPU)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one dtype and print JSON
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.weights, args.one, args.device, args.repeats)))
+        print(json.dumps(measure(args.weights, args.one, args.device, args.repeats, args.official)))
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,12 +158,16 @@ def main() -> None:
         results = []
         for name in args.dtypes:
             cmd = [sys.executable, __file__, "--one", name, "--device", args.device, "--weights", str(weights), "--repeats", str(args.repeats)]
+            cmd += ["--official", str(args.official)] if args.official else []
             r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
             results.append(r)
             print(f"{name:5}  {r['load_s']:6.1f}  {r['official_s']:13.2f}  {r['ours_s']:9.2f}  {r['ratio']:12.2f}  "
                   f"{r['cpu_ratio']:11.2f}  "
                   f"{r['max_abs_diff']:.1e}  {r['rss_gib']:7.2f}  {r['peak_rss_gib']:12.2f}"
                   + (f"  cuda_peak {r['cuda_peak_gib']:.2f} GiB" if r["cuda_peak_gib"] is not None else ""))
+            if "official_code_s" in r:
+                print(f"       official code, pattern (a): {r['official_code_s']:.2f} s; (b)/official {r['ratio_vs_official_code']:.2f}; "
+                      f"max|official-b| {r['diff_vs_official_code']:.1e}")
         by = {r["dtype"]: r for r in results}
         if "fp32" in by:
             for name in ("fp16", "bf16"):
