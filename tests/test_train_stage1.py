@@ -105,8 +105,8 @@ def test_resume_equals_an_uninterrupted_run(files, uninterrupted):
     out_resumed = Path(load_config(resumed, Stage1Config).run.out)
     assert (out_resumed / "checkpoints" / "step-0000002").is_dir()
     run_stage1(load_config(resumed, Stage1Config))
-    full = torch.load(out_full / "checkpoints" / "step-0000004" / "state.pt", weights_only=False)
-    again = torch.load(out_resumed / "checkpoints" / "step-0000004" / "state.pt", weights_only=False)
+    full = torch.load(out_full / "checkpoints" / "step-0000004" / "state.pt", weights_only=True)
+    again = torch.load(out_resumed / "checkpoints" / "step-0000004" / "state.pt", weights_only=True)
     assert full["position"] == again["position"] and full["step"] == again["step"] == STEPS
     for key, value in full["weights"].items():
         torch.testing.assert_close(again["weights"][key], value, atol=0, rtol=0, msg=key)

@@ -22,7 +22,10 @@ STATE_FILE = "state.pt"
 
 
 def rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    # numpy's key array as a tensor, so the file loads with weights_only=True (no pickled numpy objects)
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {"python": random.getstate(), "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+             "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state()
     return state
@@ -30,7 +33,8 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state(state["cuda"])
@@ -71,7 +75,7 @@ def load(path: Path, rank: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
     state_file = path / STATE_FILE
     if not state_file.is_file():
         raise UsageError(f"{path} is not a training checkpoint ({STATE_FILE} missing); delete it or point to another.")
-    state = torch.load(state_file, map_location="cpu", weights_only=False)  # our own file: optimiser state holds Python objects
+    state = torch.load(state_file, map_location="cpu", weights_only=True)
     rng_file = path / f"rng-{rank}.pt"
-    rng = torch.load(rng_file, weights_only=False) if rng_file.is_file() else None
+    rng = torch.load(rng_file, weights_only=True) if rng_file.is_file() else None
     return state, rng
