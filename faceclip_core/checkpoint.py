@@ -15,6 +15,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .atomic import atomic_path
 from .config import OFFICIAL, FaceCLIPConfig
 from .errors import CheckpointError
 
@@ -183,13 +184,11 @@ def save_encoder(state: StateDict, config: FaceCLIPConfig, path: str | os.PathLi
 
     Written to a temporary name and renamed, so an interrupted write never leaves a half file in place.
     """
-    path = Path(path)
     tensors = {
         k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous() for k, v in state.items()
     }
-    tmp = path.with_name(path.name + ".partial")
-    save_file(tensors, str(tmp), metadata={CONFIG_METADATA_KEY: config.to_json(), "format": "pt"})
-    os.replace(tmp, path)
+    with atomic_path(path) as partial:
+        save_file(tensors, str(partial), metadata={CONFIG_METADATA_KEY: config.to_json(), "format": "pt"})
 
 
 def save_official_encoder(
@@ -199,10 +198,8 @@ def save_official_encoder(
 
     A non-official architecture is stored beside the tensors under CONFIG_METADATA_KEY, which the loader reads.
     """
-    path = Path(path)
     tensors: dict = {OFFICIAL_PREFIX + k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     if config != OFFICIAL:
         tensors[CONFIG_METADATA_KEY] = config.to_json()
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(tensors, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as partial:
+        torch.save(tensors, partial)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from faceclip_core.checkpoint import DTYPES
@@ -17,6 +16,7 @@ from faceclip_core.face import Face
 from faceclip_core.model import FaceCLIPEncoder
 
 from . import host
+from .face_nodes import to_image_batch
 
 CATEGORY = "FaceCLIP"
 MODEL_FOLDER = "faceclip"
@@ -151,7 +151,7 @@ def faces_to_crops(faces: list[Face]) -> torch.Tensor:
             "The face input is not a FACE from 'FaceCLIP Detect Face' "
             f"(got {type(faces).__name__}). Connect a Detect Face node, or leave the input empty for no face."
         )
-    return torch.from_numpy(np.stack([f.crop for f in faces])).float() / 255.0
+    return to_image_batch([f.crop for f in faces])
 
 
 def check_conditioning(context: torch.Tensor, pooled: torch.Tensor, rows: int) -> None:

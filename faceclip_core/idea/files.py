@@ -14,6 +14,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from ..atomic import atomic_path
 from ..errors import CheckpointError
 from .adapter import IDAdapter
 from .config import IDEAConfig
@@ -28,9 +29,8 @@ WEIGHTS_SUFFIX = ".idea.safetensors"
 
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(partial), metadata=metadata)
-    os.replace(partial, path)  # readers see the old file or the new one, never half of one
+    with atomic_path(path) as partial:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(partial), metadata=metadata)
 
 
 def output_paths(directory: str | os.PathLike, name: str) -> tuple[Path, Path]:

@@ -13,6 +13,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ..atomic import atomic_path
 from ..errors import UsageError
 from .adapter import IDAdapter
 from .anchor import AnchorBank
@@ -173,10 +174,8 @@ class IDEATrainer:
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
         }
-        path = Path(path)
-        partial = path.with_name(path.name + ".partial")
-        torch.save(state, partial)
-        os.replace(partial, path)  # a crash mid-write leaves the previous state intact
+        with atomic_path(path) as partial:  # a crash mid-write leaves the previous state intact
+            torch.save(state, partial)
 
     def load_state(self, path: str | os.PathLike) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
