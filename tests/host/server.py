@@ -24,8 +24,9 @@ PACK_NAME = "comfyui-faceclip"
 
 @dataclass
 class RunResult:
-    """How one prompt ended. status: "success", "execution_error" (a node raised while running) or
-    "rejected" (the host refused the graph before running it, e.g. a missing input or unknown file)."""
+    """How one prompt ended. status: "success", "execution_error" (a node raised while running), "interrupted"
+    (stopped by the cancel button) or "rejected" (the host refused the graph before running it, e.g. a missing
+    input or unknown file)."""
 
     status: str
     outputs: dict[str, dict] = field(default_factory=dict)
@@ -81,10 +82,15 @@ class ComfyServer:
 
     def run(self, graph: dict[str, Any], timeout_s: float = 120.0) -> RunResult:
         """Queue an API-format graph and wait, at most `timeout_s`, for it to finish."""
+        queued = self.queue(graph)
+        return queued if isinstance(queued, RunResult) else self.wait(queued, timeout_s)
+
+    def queue(self, graph: dict[str, Any]) -> str | RunResult:
+        """The prompt id of the queued graph, or the host's rejection."""
         status, body = self.post_json("/prompt", {"prompt": graph})
-        if status != 200:
-            return _rejection(body)
-        prompt_id = body["prompt_id"]
+        return body["prompt_id"] if status == 200 else _rejection(body)
+
+    def wait(self, prompt_id: str, timeout_s: float = 120.0) -> RunResult:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             entry = self.get_json(f"/history/{prompt_id}").get(prompt_id)
@@ -93,13 +99,19 @@ class ComfyServer:
             time.sleep(0.2)
         raise TimeoutError(f"prompt {prompt_id} did not finish in {timeout_s:.0f}s; host log tail:\n{self.log_text()[-3000:]}")
 
-    def output_images(self, result: RunResult) -> list[Path]:
-        """Files of every image the prompt's output nodes saved."""
+    def interrupt(self) -> None:
+        """What the UI's cancel button does: stop the running prompt."""
+        request = Request(self.url + "/interrupt", data=b"", method="POST")
+        with urlopen(request, timeout=30):
+            pass
+
+    def output_images(self, result: RunResult, prefix: str = "") -> list[Path]:
+        """Files of every image the prompt's output nodes saved (those whose names start with `prefix`)."""
         return [
             self.output_dir / image.get("subfolder", "") / image["filename"]
             for output in result.outputs.values()
             for image in output.get("images", [])
-            if image.get("type") == "output"
+            if image.get("type") == "output" and image["filename"].startswith(prefix)
         ]
 
 
@@ -117,6 +129,8 @@ def _result_from_history(entry: dict[str, Any]) -> RunResult:
         if event == "execution_error":
             return RunResult(status="execution_error", outputs=entry.get("outputs", {}),
                              error=data.get("exception_message", ""), node_type=data.get("node_type", ""))
+        if event == "execution_interrupted":
+            return RunResult(status="interrupted", outputs=entry.get("outputs", {}), node_type=data.get("node_type", ""))
     return RunResult(status="success", outputs=entry.get("outputs", {}))
 
 
