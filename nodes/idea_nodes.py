@@ -5,15 +5,18 @@ ComfyUI modules are imported inside functions, so this file imports (and its dec
 """
 from __future__ import annotations
 
+import logging
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
 from faceclip_core.idea import (PLACEHOLDER, AnchorBank, IDEAConfig, IDEATrainer, TrainConfig, analyzer_face_embedder,
-                                base_model_fingerprint, load_idea_weights, load_names, prepare_training_set,
+                                base_model_fingerprint, checkpointing, load_idea_weights, load_names, prepare_training_set,
                                 save_training_result)
-from faceclip_core.idea.files import WEIGHTS_SUFFIX
+from faceclip_core.idea.errors import TrainingCancelled
+from faceclip_core.idea.files import WEIGHTS_SUFFIX, IDEAWeights
 
 from . import host
 
@@ -21,6 +24,9 @@ CATEGORY = "FaceCLIP/ID-EA"
 # A single rare BPE token that stands in for the identity while the host tokenizes; its ids are then
 # replaced by the learned vectors, one per occurrence, so the sequence keeps the host's length.
 STAND_IN_WORD = "sks"
+PREVIEW_PROMPTS = "portrait photo of <idea> person, natural light, sharp focus\n<idea> person as an astronaut, cinematic"
+PREVIEW_NEGATIVE = "blurry, lowres, deformed, watermark, text"
+PREVIEW_CFG = 5.0
 
 
 def inject_rows(token_weights: list[list[tuple]], stand_in_id: int, rows: torch.Tensor) -> list[list[tuple]]:
@@ -113,10 +119,48 @@ class HostDenoiser:
         return unet(x_t.to(self.dtype), t, context=context.to(self.dtype), y=y).float()
 
 
+def unet_layers(unet: torch.nn.Module) -> list[torch.nn.Module]:
+    """The layers inside the host SDXL UNet's blocks: the UNet calls each block's layers one by one (never the
+    block's own forward), so these are what gradient checkpointing can wrap."""
+    return [layer for block in (*unet.input_blocks, unet.middle_block, *unet.output_blocks) for layer in block]
+
+
 def host_latent_encoder(model: Any, vae: Any):
     def encode(images: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) -> scaled latents, as the UNet sees them
         return model.model.process_latent_in(vae.encode(images.permute(0, 2, 3, 1)))
     return encode
+
+
+class TrainingProgress:
+    """The UI's progress bar, a console bar that also shows the loss (the UI's has no room for numbers), and the
+    cancel button seen as the trainer's should_stop."""
+
+    def __init__(self, name: str, total: int):
+        import comfy.utils
+        from tqdm import tqdm  # a host dependency: its samplers draw their console bars with it
+
+        self.bar = comfy.utils.ProgressBar(total)
+        self.console = tqdm(total=total, desc=f"ID-EA Train {name}", unit="step")
+        self.cancelled = False
+
+    def __call__(self, done: int, total: int, loss: float) -> None:
+        import comfy.model_management
+
+        self.console.update(done - self.console.n)  # a resumed run jumps to its first step
+        self.console.set_postfix(loss=f"{loss:.4f}")
+        try:
+            self.bar.update_absolute(done, total)
+        except comfy.model_management.InterruptProcessingException:
+            # the host's bar raises this when cancel was pressed; the trainer must first save its state
+            self.cancelled = True
+
+    def should_stop(self) -> bool:
+        import comfy.model_management
+
+        return self.cancelled or comfy.model_management.processing_interrupted()
+
+    def close(self) -> None:
+        self.console.close()
 
 
 def _embeddings_dir() -> Path:
@@ -125,12 +169,45 @@ def _embeddings_dir() -> Path:
     return Path(folder_paths.get_folder_paths("embeddings")[0])
 
 
+def _conditioning(clip: Any, text: str, resolution: int, idea: IDEAWeights | None = None) -> list:
+    """SDXL conditioning of `text`, as CLIPTextEncodeSDXL gives it at a square size, adapted by `idea` if given."""
+    context, pooled = clip.encode_from_tokens(clip.tokenize(text), return_pooled=True)
+    if idea is not None:
+        context = idea.apply(context)
+    size = {"width": resolution, "height": resolution, "crop_w": 0, "crop_h": 0,
+            "target_width": resolution, "target_height": resolution}
+    return [[context, {"pooled_output": pooled, **size}]]
+
+
+def sample_previews(model: Any, clip: Any, vae: Any, idea: IDEAWeights, prompts: Sequence[str], word: str,
+                    resolution: int, steps: int, seed: int) -> torch.Tensor:
+    """One picture per prompt, `<idea>` read as the trained embedding word, sampled as a user's graph would:
+    the host's tokenizer finds the new embedding file, ID-EA Apply at strength 1, then KSampler and VAE Decode."""
+    import comfy.sample
+    import comfy.utils
+
+    negative = _conditioning(clip, PREVIEW_NEGATIVE, resolution)
+    latent = torch.zeros(1, 4, resolution // 8, resolution // 8)
+    bar = comfy.utils.ProgressBar(steps * len(prompts))
+    pictures = []
+    for done, prompt in enumerate(prompts):
+        positive = _conditioning(clip, prompt.replace(PLACEHOLDER, word), resolution, idea)
+        noise = comfy.sample.prepare_noise(latent, seed)
+        samples = comfy.sample.sample(
+            model, noise, steps, PREVIEW_CFG, "euler", "normal", positive, negative, latent, seed=seed, disable_pbar=True,
+            callback=lambda step, *_: bar.update_absolute(done * steps + step + 1))
+        pictures.append(vae.decode(samples))
+    return torch.cat(pictures)
+
+
 class IDEATrain:
     DESCRIPTION = ("Learns a person from a few photos (ID-EA): writes embeddings/NAME.safetensors, usable as embedding:NAME "
                    "in any SDXL prompt, and NAME.idea.safetensors for ID-EA Apply. Resumes if stopped.")
-    RETURN_TYPES = ("STRING", "IDEA")
-    RETURN_NAMES = ("prompt_word", "idea")
-    OUTPUT_TOOLTIPS = ("'embedding:NAME', to put in prompts", "the trained enhancer and adapter, for ID-EA Apply")
+    RETURN_TYPES = ("STRING", "IDEA", "IMAGE")
+    RETURN_NAMES = ("prompt_word", "idea", "previews")
+    OUTPUT_TOOLTIPS = ("'embedding:NAME', to put in prompts", "the trained enhancer and adapter, for ID-EA Apply",
+                       "one sample per preview prompt, made with the trained files (none when preview_steps is 0: "
+                       "the nodes it feeds are skipped)")
     FUNCTION = "train"
     CATEGORY = CATEGORY
 
@@ -148,19 +225,26 @@ class IDEATrain:
             "micro_batch": ("INT", {"default": 1, "min": 1, "max": 64, "tooltip": "samples per pass; 1 fits 12 GB"}),
             "resolution": ("INT", {"default": 1024, "min": 64, "max": 2048, "step": 64,
                                    "tooltip": "training picture size; 1024 for SDXL (lower only to try the graph out)"}),
-            "seed": ("INT", {"default": 0, "min": 0, "max": 2**31 - 1,
+            # the frontend gives every "seed" widget a control; it must stay fixed, or a stopped run could not resume
+            "seed": ("INT", {"default": 0, "min": 0, "max": 2**31 - 1, "control_after_generate": "fixed",
                              "tooltip": "same seed, photos and settings: the same result; a stopped run resumes"}),
+            "gradient_checkpointing": ("BOOLEAN", {"default": True,
+                                                   "tooltip": "recompute the UNet's activations in backward: fits 12 GB, "
+                                                              "steps take about a third longer"}),
+        }, "optional": {
+            "preview_prompts": ("STRING", {"default": PREVIEW_PROMPTS, "multiline": True,
+                                           "tooltip": "one sample per line after training; <idea> stands for the person"}),
+            "preview_steps": ("INT", {"default": 20, "min": 0, "max": 100, "tooltip": "sampling steps per preview; 0: none"}),
         }}
 
-    def train(self, images, face_analyzer, model, clip, vae, name, steps, batch_size, micro_batch, resolution, seed):
+    def train(self, images, face_analyzer, model, clip, vae, name, steps, batch_size, micro_batch, resolution, seed,
+              gradient_checkpointing=True, preview_prompts=PREVIEW_PROMPTS, preview_steps=20):
         import comfy.model_management
-        import comfy.utils
         import folder_paths
 
         micro_batch = min(micro_batch, batch_size)
         settings = TrainConfig(steps=steps, batch_size=batch_size - batch_size % micro_batch, micro_batch=micro_batch,
                                resolution=resolution, seed=seed)
-        bar = comfy.utils.ProgressBar(steps)
         with torch.inference_mode(False), torch.enable_grad():  # the host runs nodes in inference mode
             encoder = HostPromptEncoder(clip)
             data = prepare_training_set(list(images), analyzer_face_embedder(face_analyzer), host_latent_encoder(model, vae), resolution)
@@ -170,10 +254,22 @@ class IDEATrain:
                                   settings, denoiser.device, fingerprint)
             state = Path(folder_paths.get_output_directory()) / "idea_training" / f"{name}.state.pt"
             state.parent.mkdir(parents=True, exist_ok=True)
-            result = trainer.run(state, progress=lambda done, total, loss: bar.update_absolute(done, total),
-                                 should_stop=comfy.model_management.processing_interrupted)
+            layers = unet_layers(denoiser.base.diffusion_model) if gradient_checkpointing else []
+            try:
+                with checkpointing.gradient_checkpointing(layers), closing(TrainingProgress(name, steps)) as progress:
+                    result = trainer.run(state, progress, progress.should_stop)
+            except TrainingCancelled as stopped:
+                logging.info("ID-EA Train: %s", stopped)  # how to resume; the UI itself shows "interrupted"
+                comfy.model_management.interrupt_current_processing(False)
+                raise comfy.model_management.InterruptProcessingException() from stopped
         _, weights_path = save_training_result(result, trainer.config, _embeddings_dir(), name, fingerprint)
-        return (f"embedding:{name}", load_idea_weights(weights_path))
+        idea, word = load_idea_weights(weights_path), f"embedding:{name}"
+        prompts = [line.strip() for line in preview_prompts.splitlines() if line.strip()] if preview_steps else []
+        if not prompts:
+            from comfy_execution.graph_utils import ExecutionBlocker
+
+            return (word, idea, ExecutionBlocker(None))  # nodes fed by previews are skipped, without an error
+        return (word, idea, sample_previews(model, clip, vae, idea, prompts, word, resolution, preview_steps, seed))
 
 
 class IDEALoader:

@@ -7,9 +7,13 @@ uses the files it writes (pytest keeps file order).
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any
+
+import torch
 
 import pytest
 from PIL import Image
@@ -21,7 +25,7 @@ from host.server import ComfyServer
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 NAME = "my_person"  # the workflows' identity name
 # Enough steps to pass a save of the training state and the end of a gradient-accumulated batch; small pictures.
-TRAIN_SETTINGS = {"steps": 2, "batch_size": 2, "micro_batch": 1, "resolution": 64}
+TRAIN_SETTINGS = {"steps": 2, "batch_size": 2, "micro_batch": 1, "resolution": 64, "preview_steps": 1}
 SAMPLE_SIZE = 64
 
 
@@ -55,17 +59,19 @@ def _tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         return {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
 
 
-def _assert_one_image(server: ComfyServer, result) -> None:
+def _assert_images(server: ComfyServer, result, count: int, prefix: str = "") -> None:
     assert (result.status, result.node_type, result.error) == ("success", "", "")
-    images = server.output_images(result)
-    assert len(images) == 1 and Image.open(images[0]).size == (SAMPLE_SIZE, SAMPLE_SIZE)
+    images = server.output_images(result, prefix)
+    assert len(images) == count and all(Image.open(image).size == (SAMPLE_SIZE, SAMPLE_SIZE) for image in images)
 
 
 def test_train_workflow_writes_the_embedding_and_the_idea_file(idea_server: ComfyServer) -> None:
     assert "sd_xl_base_1.0.safetensors" in idea_server.dropdown("CheckpointLoaderSimple", "ckpt_name")
-    result = idea_server.run(_small_graph("idea_train.json"), timeout_s=600)
+    graph = _small_graph("idea_train.json")
+    result = idea_server.run(graph, timeout_s=600)
 
-    _assert_one_image(idea_server, result)
+    (train,) = _nodes_of(graph, "IDEATrain")  # one preview per prompt line, made with the files just written
+    _assert_images(idea_server, result, len(train["inputs"]["preview_prompts"].splitlines()), "idea_preview")
     embeddings = idea_server.models_dir / "embeddings"
     assert _tensor_shapes(embeddings / f"{NAME}.safetensors") == {"clip_l": (2, 768), "clip_g": (2, 1280)}
     weights = _tensor_shapes(embeddings / f"{NAME}.idea.safetensors")
@@ -80,7 +86,7 @@ def test_apply_workflow_uses_the_trained_files(idea_server: ComfyServer) -> None
         pytest.skip("needs the files of test_train_workflow_writes_the_embedding_and_the_idea_file")
     assert f"{NAME}.idea.safetensors" in idea_server.dropdown("IDEALoader", "idea_file")
 
-    _assert_one_image(idea_server, idea_server.run(_small_graph("idea_apply.json"), timeout_s=300))
+    _assert_images(idea_server, idea_server.run(_small_graph("idea_apply.json"), timeout_s=300), 1)
     log = idea_server.log_text()  # the host loaded our embedding file for `embedding:my_person`, at both widths
     assert f"embedding:{NAME} does not exist" not in log and "error loading embedding" not in log and "shape mismatch" not in log
 
@@ -95,3 +101,35 @@ def test_training_on_one_photo_fails_with_the_nodes_message(idea_server: ComfySe
 
     assert (result.status, result.node_type) == ("execution_error", "IDEATrain")
     assert "at least 2 photos" in result.error
+
+
+def _wait_for(condition, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not reached in {timeout_s:.0f}s"
+        time.sleep(0.2)
+
+
+def test_cancel_ends_as_interrupted_keeps_the_state_and_the_next_run_resumes(idea_server: ComfyServer) -> None:
+    graph = _small_graph("idea_train.json")
+    (train,) = _nodes_of(graph, "IDEATrain")
+    train["inputs"].update(name="cancelled_person", steps=10_000, batch_size=1, preview_steps=0)
+    state = idea_server.output_dir / "idea_training" / "cancelled_person.state.pt"
+
+    prompt_id = idea_server.queue(graph)
+    # the console bar shows a loss once the first step is done
+    _wait_for(lambda: re.search(r"ID-EA Train cancelled_person:.*loss=", idea_server.log_text()), timeout_s=300)
+    idea_server.interrupt()
+    result = idea_server.wait(prompt_id, timeout_s=120)
+
+    assert (result.status, result.node_type) == ("interrupted", "IDEATrain")
+    stopped_at = torch.load(state, weights_only=True)["step"]
+    assert 0 < stopped_at < 10_000
+    assert f"Training stopped at step {stopped_at} of 10000" in idea_server.log_text()
+    assert not (idea_server.models_dir / "embeddings" / "cancelled_person.safetensors").exists()
+
+    train["inputs"]["steps"] = stopped_at + 1  # the same settings otherwise: one more step from where it stopped
+    resumed = idea_server.run(graph, timeout_s=300)
+    assert (resumed.status, resumed.error) == ("success", "")
+    assert torch.load(state, weights_only=True)["step"] == stopped_at + 1
+    assert (idea_server.models_dir / "embeddings" / "cancelled_person.safetensors").is_file()
