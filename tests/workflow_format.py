@@ -1,11 +1,11 @@
-"""The two formats of a ComfyUI graph, and the FaceCLIP example workflows written in both.
+"""The two formats of a ComfyUI graph, and the pack's example workflows written in both.
 
 UI format (what the frontend saves and the template browser lists: `workflows/NAME.json`) holds nodes
 with positions, link inputs and `widgets_values`; API format (`workflows/api/NAME.json`, what
 `POST /prompt` takes) maps node ids to `class_type` and named inputs. `ui_to_api` converts the first
 into the second from each node's input declaration, so a test can prove the two files agree.
 
-    python tests/workflow_format.py      # (re)writes the FaceCLIP workflows in both formats
+    python tests/workflow_format.py      # (re)writes the example workflows in both formats
 """
 from __future__ import annotations
 
@@ -184,10 +184,50 @@ def faceclip_id_similarity() -> Graph:
     return g
 
 
+# ID-EA: both workflows use the base checkpoint the identity is trained on; NAME is what Train writes.
+SDXL_CHECKPOINT, IDEA_NAME = "sd_xl_base_1.0.safetensors", "my_person"
+IDEA_PHOTOS = ("idea_person_1.jpg", "idea_person_2.jpg")
+
+
+def idea_train() -> Graph:
+    from nodes.idea_nodes import PREVIEW_PROMPTS
+
+    g = Graph()
+    sdxl = g.add("CheckpointLoaderSimple", 0, 0, ckpt_name=SDXL_CHECKPOINT)
+    photos = [g.add("LoadImage", 0, row, image=name) for row, name in enumerate(IDEA_PHOTOS, start=1)]
+    batch = g.add("ImageBatch", 1, 1, image1=(photos[0], 0), image2=(photos[1], 0))
+    analyzer = g.add("FaceCLIPInsightFaceLoader", 1, 0, pack="antelopev2", provider="auto")
+    train = g.add("IDEATrain", 2, 0, images=(batch, 0), face_analyzer=(analyzer, 0), model=(sdxl, 0), clip=(sdxl, 1),
+                  vae=(sdxl, 2), name=IDEA_NAME, steps=320, batch_size=8, micro_batch=1, resolution=1024, seed=0,
+                  control_after_generate="fixed", gradient_checkpointing=True, preview_prompts=PREVIEW_PROMPTS, preview_steps=20)
+    g.add("PreviewAny", 3, 0, source=(train, 0))
+    g.add("SaveImage", 3, 1, images=(train, 2), filename_prefix="idea_preview")
+    return g
+
+
+def idea_apply() -> Graph:
+    g = Graph()
+    sdxl = g.add("CheckpointLoaderSimple", 0, 0, ckpt_name=SDXL_CHECKPOINT)
+    idea = g.add("IDEALoader", 0, 1, idea_file=f"{IDEA_NAME}.idea.safetensors")
+    prompt = g.add("CLIPTextEncode", 1, 0, clip=(sdxl, 1),
+                   text=f"a photo of embedding:{IDEA_NAME} person as an astronaut, detailed, sharp focus")
+    positive = g.add("IDEAApply", 2, 0, conditioning=(prompt, 0), idea=(idea, 0), strength=1.0)
+    negative = g.add("CLIPTextEncode", 1, 1, clip=(sdxl, 1), text="blurry, lowres, deformed")
+    latent = g.add("EmptyLatentImage", 1, 2, width=1024, height=1024, batch_size=2)
+    sampled = g.add("KSampler", 3, 0, model=(sdxl, 0), positive=(positive, 0), negative=(negative, 0),
+                    latent_image=(latent, 0), seed=0, control_after_generate="fixed", steps=30, cfg=6.0,
+                    sampler_name="dpmpp_2m", scheduler="karras", denoise=1.0)
+    image = g.add("VAEDecode", 4, 0, samples=(sampled, 0), vae=(sdxl, 2))
+    g.add("SaveImage", 5, 0, images=(image, 0), filename_prefix="idea")
+    return g
+
+
 WORKFLOWS = {
     "faceclip_portrait": faceclip_portrait,
     "faceclip_prompt_batch": faceclip_prompt_batch,
     "faceclip_id_similarity": faceclip_id_similarity,
+    "idea_train": idea_train,
+    "idea_apply": idea_apply,
 }
 
 
