@@ -3,6 +3,8 @@
 The pipeline folder is built here: a UNet2DConditionModel with SDXL's text_time conditioning and 2048-wide
 cross-attention, CLIP text towers at SDXL's widths (768, 1280) with two thin layers, a small 8x VAE, and CLIP
 tokenizers over a byte-level vocabulary without merges (514 tokens: every word is spelled, so tables stay small).
+The same pipeline written as a single-file checkpoint in the original layout (sdxl_single_file.py) checks the
+`from_single_file` branch, offline, with and without a config folder.
 Skips when the optional extra (requirements-idea.txt) is not installed.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ pytest.importorskip("transformers")
 from faceclip_core.idea import PLACEHOLDER  # noqa: E402
 from faceclip_core.idea import diffusers_sdxl  # noqa: E402
 from faceclip_core.idea.__main__ import main  # noqa: E402
+import sdxl_single_file  # noqa: E402  (tests/, on sys.path through conftest.py)
 
 START, END = "<|startoftext|>", "<|endoftext|>"
 
@@ -74,6 +77,28 @@ def tiny_sdxl_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "sdxl"
 
 
+@pytest.fixture(scope="module")
+def tiny_single_file(tiny_sdxl_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The tiny pipeline as an original-layout sd_xl_base_1.0.safetensors, and its config files without weights."""
+    folder = tmp_path_factory.mktemp("tiny_single_file")
+    return (sdxl_single_file.write_single_file(tiny_sdxl_dir, folder / "sd_xl_base_1.0.safetensors"),
+            sdxl_single_file.copy_configs(tiny_sdxl_dir, folder / "config"))
+
+
+@pytest.fixture
+def offline_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No hub and an empty cache: nothing comes from, or lands in, the user's real one. huggingface_hub reads
+    its environment once, at import, so its constants are set as well."""
+    from huggingface_hub import constants
+
+    home = tmp_path / "hf_home"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HOME", str(home))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
+
+
 def _photo_folder(folder: Path, photos: dict, names: tuple[str, ...]) -> Path:
     folder.mkdir()
     for name in names:
@@ -91,9 +116,13 @@ def _arguments(images: Path, sdxl: Path, face_models: Path, out: Path, *extra: s
             "--out", str(out), "--steps", "2", "--batch-size", "2", "--resolution", "64", "--device", "cpu", *extra]
 
 
+def _two_photos(folder: Path, photos: dict) -> Path:
+    return _photo_folder(folder, {**photos, "mirrored": np.ascontiguousarray(photos["astronaut"][:, ::-1])},
+                         ("astronaut", "mirrored"))
+
+
 def test_cli_trains_and_writes_both_files(tmp_path, tiny_sdxl_dir, face_models_dir, photos, capsys):
-    images = _photo_folder(tmp_path / "photos", {**photos, "mirrored": np.ascontiguousarray(photos["astronaut"][:, ::-1])},
-                           ("astronaut", "mirrored"))
+    images = _two_photos(tmp_path / "photos", photos)
 
     assert main(_arguments(images, tiny_sdxl_dir, face_models_dir, tmp_path / "out")) == 0
 
@@ -120,6 +149,63 @@ def test_bad_arguments_exit_2(tmp_path, tiny_sdxl_dir, face_models_dir, photos, 
 
     assert main(arguments) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_single_file_checkpoint_loads_offline_with_a_config_folder(tiny_sdxl_dir, tiny_single_file, offline_hub):
+    checkpoint, config = tiny_single_file
+
+    loaded, reference = diffusers_sdxl.load_sdxl(checkpoint, config=config), diffusers_sdxl.load_sdxl(tiny_sdxl_dir)
+
+    for part, expected in zip((loaded.unet, loaded.vae, *loaded.text_encoders),
+                              (reference.unet, reference.vae, *reference.text_encoders)):
+        state, expected_state = part.state_dict(), expected.state_dict()
+        assert state.keys() == expected_state.keys()
+        for key, value in expected_state.items():
+            assert torch.equal(state[key], value), key
+    text = "a photo of jane"
+    assert [t(text).input_ids for t in loaded.tokenizers] == [t(text).input_ids for t in reference.tokenizers]
+    assert loaded.vae.config.scaling_factor == reference.vae.config.scaling_factor
+
+
+def test_single_file_runs_in_the_asked_dtype_with_the_vae_in_float32(tiny_single_file, offline_hub):
+    """from_single_file takes one dtype for every part: the VAE is upcast after loading, as from_pretrained keeps it."""
+    checkpoint, config = tiny_single_file
+
+    sdxl = diffusers_sdxl.load_sdxl(checkpoint, dtype=torch.bfloat16, config=config)
+
+    assert [m.dtype for m in (sdxl.unet, *sdxl.text_encoders)] == [torch.bfloat16] * 3 and sdxl.vae.dtype == torch.float32
+
+
+def test_cli_trains_from_a_single_file_checkpoint_offline(tmp_path, tiny_single_file, face_models_dir, photos, offline_hub):
+    checkpoint, config = tiny_single_file
+    images = _two_photos(tmp_path / "photos", photos)
+
+    assert main(_arguments(images, checkpoint, face_models_dir, tmp_path / "out", "--sdxl-config", str(config))) == 0
+
+    assert _shapes(tmp_path / "out" / "jane.safetensors") == {"clip_l": (2, 768), "clip_g": (2, 1280)}
+    assert (tmp_path / "out" / "jane.idea.safetensors").is_file()
+
+
+def test_single_file_without_config_offline_exits_2_naming_the_fix(tmp_path, tiny_single_file, face_models_dir, photos,
+                                                                  offline_hub, capsys):
+    images = _two_photos(tmp_path / "photos", photos)
+
+    assert main(_arguments(images, tiny_single_file[0], face_models_dir, tmp_path / "out")) == 2
+
+    err = capsys.readouterr().err
+    assert "sd_xl_base_1.0.safetensors" in err and "config files" in err
+    assert "Go online once" in err and "--sdxl-config" in err and "stabilityai/stable-diffusion-xl-base-1.0" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("case", ["config without model_index.json", "config beside a diffusers folder"])
+def test_bad_sdxl_config_exits_2(tmp_path, tiny_sdxl_dir, tiny_single_file, face_models_dir, photos, capsys, case):
+    checkpoint, config = tiny_single_file
+    sdxl, config = (checkpoint, tmp_path) if case == "config without model_index.json" else (tiny_sdxl_dir, config)
+    images = _two_photos(tmp_path / "photos", photos)
+
+    assert main(_arguments(images, sdxl, face_models_dir, tmp_path / "out", "--sdxl-config", str(config))) == 2
+    assert "--sdxl-config" in capsys.readouterr().err
 
 
 def test_missing_extra_says_how_to_install_it(tmp_path, monkeypatch, capsys):

@@ -40,24 +40,52 @@ class DiffusersSDXL:
     dtype: torch.dtype
 
 
-def load_sdxl(path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> DiffusersSDXL:
+def load_sdxl(path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+              config: str | Path | None = None) -> DiffusersSDXL:
     """A diffusers SDXL folder (model_index.json, unet/, vae/, text_encoder/, ...) or a single-file checkpoint
-    such as sd_xl_base_1.0.safetensors (diffusers then needs the model's config: online once, or cached)."""
+    such as sd_xl_base_1.0.safetensors. A single file holds only weights: diffusers reads the pipeline's config
+    files from `config`, a diffusers SDXL folder (its *.json and *.txt files are enough), or else fetches them
+    from the Hugging Face hub (online once, cached after that)."""
     path = Path(path)
     if not path.exists():
         raise UsageError(f"SDXL model {path} not found. Give a diffusers SDXL folder or an .safetensors checkpoint.")
     if path.is_dir() and not (path / "model_index.json").is_file():
         raise UsageError(f"{path} is not a diffusers pipeline folder (no model_index.json). Give the folder that holds "
                          "model_index.json, unet/ and vae/, or an SDXL .safetensors checkpoint file.")
+    if config is not None and path.is_dir():
+        raise UsageError(f"--sdxl-config is only for a single-file checkpoint; {path} is a diffusers folder, which "
+                         "holds its own configs. Leave --sdxl-config out.")
+    if config is not None and not (Path(config) / "model_index.json").is_file():
+        raise UsageError(f"--sdxl-config {config} has no model_index.json. Give a diffusers SDXL folder, e.g. the "
+                         "*.json and *.txt files of stabilityai/stable-diffusion-xl-base-1.0 in their subfolders.")
     pipeline_class = require_diffusers().StableDiffusionXLPipeline
-    load = pipeline_class.from_pretrained if path.is_dir() else pipeline_class.from_single_file
-    # the SDXL VAE overflows in fp16; it runs once per photo, so it stays in float32
-    pipe = load(str(path), dtype={"vae": torch.float32, "default": dtype})
+    if path.is_dir():
+        # the SDXL VAE overflows in fp16; it runs once per photo, so it stays in float32
+        pipe = pipeline_class.from_pretrained(str(path), dtype={"vae": torch.float32, "default": dtype})
+    else:
+        pipe = _from_single_file(pipeline_class, path, config, dtype)
     parts = DiffusersSDXL(pipe.unet, pipe.vae, (pipe.text_encoder, pipe.text_encoder_2), (pipe.tokenizer, pipe.tokenizer_2),
                           torch.device(device), dtype)
     for module in (parts.unet, parts.vae, *parts.text_encoders):
         module.to(parts.device).requires_grad_(False).eval()
     return parts
+
+
+def _from_single_file(pipeline_class: Any, path: Path, config: str | Path | None, dtype: torch.dtype) -> Any:
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        # one dtype only (a per-part dict falls back to float32 for all); the VAE is upcast after, as above
+        pipe = pipeline_class.from_single_file(str(path), config=None if config is None else str(config), dtype=dtype)
+    except LocalEntryNotFoundError as exc:  # offline, or the hub unreachable, and the config not in the cache
+        reason = str(exc).splitlines()[0].rstrip(".")
+        raise UsageError(
+            f"Loading the single-file checkpoint {path.name} needs the SDXL pipeline's config files, which diffusers "
+            f"could neither download nor find in its cache ({reason}). Go online once (diffusers then caches them), "
+            "or pass --sdxl-config with a diffusers SDXL folder holding them, e.g. the *.json and *.txt files of "
+            "stabilityai/stable-diffusion-xl-base-1.0.") from exc
+    pipe.vae.to(torch.float32)
+    return pipe
 
 
 class DiffusersPromptEncoder:

@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", required=True, type=Path, help="folder of 2 to 10 photos of the person (PNG, JPEG, WebP)")
     parser.add_argument("--sdxl", required=True, type=Path,
                         help="SDXL base model: a diffusers folder (with model_index.json) or a .safetensors checkpoint")
+    parser.add_argument("--sdxl-config", type=Path, help="for a .safetensors --sdxl offline: a diffusers SDXL folder with "
+                        "its config files (default: diffusers fetches them from the hub once, then uses its cache)")
     parser.add_argument("--face-models", required=True, type=Path, help="folder holding insightface/models/<pack>/")
     parser.add_argument("--pack", default=DEFAULT_PACK, help=f"insightface model pack (default {DEFAULT_PACK})")
     parser.add_argument("--name", required=True, help="identity name: files NAME.safetensors, prompt word embedding:NAME")
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     diffusers_sdxl.require_diffusers()  # the optional extra: say how to install it before any slow work
     photos, labels = _photos(args.images)
     analyzer = FaceAnalyzer(args.face_models, pack=args.pack, providers="auto")
-    sdxl = diffusers_sdxl.load_sdxl(args.sdxl, args.device, getattr(torch, args.dtype))
+    sdxl = diffusers_sdxl.load_sdxl(args.sdxl, args.device, getattr(torch, args.dtype), args.sdxl_config)
     encoder = diffusers_sdxl.DiffusersPromptEncoder(sdxl)
     data = prepare_training_set(photos, analyzer_face_embedder(analyzer), diffusers_sdxl.latent_encoder(sdxl),
                                 settings.resolution, labels)
