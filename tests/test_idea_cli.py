@@ -232,3 +232,21 @@ def test_learned_rows_equal_to_word_embeddings_encode_like_the_words(tiny_sdxl_d
     torch.testing.assert_close(pooled, out_g.text_embeds)
     (context.sum() + pooled.sum()).backward()
     assert rows_l.grad.abs().sum() > 0 and rows_g.grad.abs().sum() > 0
+
+
+def test_gradient_checkpointing_passes_the_same_gradient_to_the_context(tiny_sdxl_dir):
+    sdxl = diffusers_sdxl.load_sdxl(tiny_sdxl_dir)
+    torch.manual_seed(0)
+    x_t, t = torch.randn(1, 4, 8, 8), torch.tensor([500])
+    context, pooled = torch.randn(1, 77, 2048), torch.randn(1, 1280)
+
+    def context_grad(denoiser: diffusers_sdxl.DiffusersDenoiser) -> torch.Tensor:
+        leaf = context.clone().requires_grad_()
+        denoiser(x_t, t, leaf, pooled).square().sum().backward()
+        return leaf.grad
+
+    plain = context_grad(diffusers_sdxl.DiffusersDenoiser(sdxl, 64, gradient_checkpointing=False))
+    assert not sdxl.unet.is_gradient_checkpointing
+    checkpointed = context_grad(diffusers_sdxl.DiffusersDenoiser(sdxl, 64))
+    assert sdxl.unet.is_gradient_checkpointing
+    torch.testing.assert_close(checkpointed, plain)

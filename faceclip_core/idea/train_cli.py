@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--micro-batch", type=int, default=DEFAULTS.micro_batch, help="samples per pass; 1 fits 12 GB")
     parser.add_argument("--resolution", type=int, default=DEFAULTS.resolution)
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=True,
+                        help="recompute the UNet's activations in backward: less memory, slower steps (default: on)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", default="float16" if torch.cuda.is_available() else "float32",
                         choices=("float32", "float16", "bfloat16"), help="UNet and text encoders (the VAE runs in float32)")
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     data = prepare_training_set(photos, analyzer_face_embedder(analyzer), diffusers_sdxl.latent_encoder(sdxl),
                                 settings.resolution, labels)
     fingerprint = base_model_fingerprint(encoder)
-    trainer = IDEATrainer(encoder, diffusers_sdxl.DiffusersDenoiser(sdxl, settings.resolution),
+    trainer = IDEATrainer(encoder, diffusers_sdxl.DiffusersDenoiser(sdxl, settings.resolution, args.gradient_checkpointing),
                           AnchorBank.from_names(load_names(), encoder), data, IDEAConfig(), settings, sdxl.device, fingerprint)
     args.out.mkdir(parents=True, exist_ok=True)
     result = trainer.run(args.out / f"{args.name}.state.pt", progress=_print_progress)
