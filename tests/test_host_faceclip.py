@@ -17,7 +17,7 @@ from PIL import Image
 import assets
 from host.fixtures import comfy_path, comfy_server  # noqa: F401  (fixtures)
 from host.server import ComfyServer
-from workflow_format import WORKFLOWS
+from workflow_format import FACECLIP_WORKFLOWS
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK_NODES = ("FaceCLIPLoader", "FaceCLIPTextEncodeSDXL", "FaceCLIPInsightFaceLoader", "FaceCLIPDetectFace", "FaceIDSimilarity")
@@ -56,7 +56,7 @@ def test_nodes_and_model_dropdowns_are_registered(server):
     assert "faceclip_unet.pt" in server.dropdown("UNETLoader", "unet_name")
 
 
-@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+@pytest.mark.parametrize("name", sorted(FACECLIP_WORKFLOWS))  # ID-EA's: test_host_idea.py
 def test_workflow_runs_and_saves_images(server, name):
     graph = api(name)
     result = server.run(quick(graph), timeout_s=300)

@@ -222,13 +222,13 @@ def idea_apply() -> Graph:
     return g
 
 
-WORKFLOWS = {
+FACECLIP_WORKFLOWS = {
     "faceclip_portrait": faceclip_portrait,
     "faceclip_prompt_batch": faceclip_prompt_batch,
     "faceclip_id_similarity": faceclip_id_similarity,
-    "idea_train": idea_train,
-    "idea_apply": idea_apply,
 }
+IDEA_WORKFLOWS = {"idea_train": idea_train, "idea_apply": idea_apply}
+WORKFLOWS = {**FACECLIP_WORKFLOWS, **IDEA_WORKFLOWS}
 
 
 def write_workflows(folder: Path = ROOT / "workflows") -> None:
