@@ -141,3 +141,11 @@ def test_missing_onnxruntime_says_which_build_to_install(monkeypatch):
     with pytest.raises(UsageError, match=r"pip install onnxruntime-gpu.*otherwise `pip install onnxruntime`"):
         runtime.import_onnxruntime()
 
+
+
+def test_sessions_do_not_spin_their_threads_between_runs(face_models_dir):
+    """Idle onnxruntime threads busy-wait by default, taking the cores from torch right after face analysis
+    (ID-EA training prepares its photos, then trains): the CLI test ran 4x slower on 2 cores."""
+    detector = next((face_models_dir / "insightface" / "models" / "antelopev2").glob("*.onnx"))
+    session = runtime.open_session(detector, [runtime.CPU])
+    assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"

@@ -93,6 +93,8 @@ def open_session(model_path: Path, providers: Sequence[str]) -> Any:
     ort = import_onnxruntime()
     options = ort.SessionOptions()
     options.log_severity_level = 3  # onnxruntime's own warnings would repeat what we log once
+    # idle threads would busy-wait, taking the cores from torch (and numpy) for whatever runs next
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(model_path), sess_options=options, providers=list(providers))
     except Exception as exc:  # onnxruntime raises bare Exception subclasses for every failure
