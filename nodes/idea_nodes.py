@@ -24,7 +24,7 @@ CATEGORY = "FaceCLIP/ID-EA"
 # A single rare BPE token that stands in for the identity while the host tokenizes; its ids are then
 # replaced by the learned vectors, one per occurrence, so the sequence keeps the host's length.
 STAND_IN_WORD = "sks"
-PREVIEW_PROMPTS = "portrait photo of <idea> person, natural light, sharp focus\n<idea> person as an astronaut, cinematic"
+PREVIEW_PROMPTS = f"portrait photo of {PLACEHOLDER} person, natural light, sharp focus\n{PLACEHOLDER} person as an astronaut, cinematic"
 PREVIEW_NEGATIVE = "blurry, lowres, deformed, watermark, text"
 PREVIEW_CFG = 5.0
 
@@ -188,11 +188,11 @@ def sample_previews(model: Any, clip: Any, vae: Any, idea: IDEAWeights, prompts:
 
     negative = _conditioning(clip, PREVIEW_NEGATIVE, resolution)
     latent = torch.zeros(1, 4, resolution // 8, resolution // 8)
+    noise = comfy.sample.prepare_noise(latent, seed)  # the same start for every prompt, so they compare
     bar = comfy.utils.ProgressBar(steps * len(prompts))
     pictures = []
     for done, prompt in enumerate(prompts):
         positive = _conditioning(clip, prompt.replace(PLACEHOLDER, word), resolution, idea)
-        noise = comfy.sample.prepare_noise(latent, seed)
         samples = comfy.sample.sample(
             model, noise, steps, PREVIEW_CFG, "euler", "normal", positive, negative, latent, seed=seed, disable_pbar=True,
             callback=lambda step, *_: bar.update_absolute(done * steps + step + 1))
@@ -229,8 +229,8 @@ class IDEATrain:
             "seed": ("INT", {"default": 0, "min": 0, "max": 2**31 - 1, "control_after_generate": "fixed",
                              "tooltip": "same seed, photos and settings: the same result; a stopped run resumes"}),
             "gradient_checkpointing": ("BOOLEAN", {"default": True,
-                                                   "tooltip": "recompute the UNet's activations in backward: fits 12 GB, "
-                                                              "steps take about a third longer"}),
+                                                   "tooltip": "recompute the UNet's activations in backward: a 1024 px "
+                                                              "step fits 12 GB (estimated), steps take ~1.5x as long"}),
         }, "optional": {
             "preview_prompts": ("STRING", {"default": PREVIEW_PROMPTS, "multiline": True,
                                            "tooltip": "one sample per line after training; <idea> stands for the person"}),
