@@ -28,8 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from faceclip_core.checkpoint import DTYPES, save_encoder  # noqa: E402
-from faceclip_core.model import FaceCLIPEncoder  # noqa: E402
+from faceclip_core.encoders.sdxl.checkpoint import DTYPES, save_encoder  # noqa: E402
+from faceclip_core.encoders.sdxl.model import FaceCLIPEncoder  # noqa: E402
 
 PROMPTS = [
     "a woman wearing a blue denim shirt and khaki pants, on a rocky desert plateau",
@@ -79,7 +79,7 @@ def official_run(checkout: Path, weights: Path, face: torch.Tensor, repeats: int
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "parity"))
     from official_reference import build_official
 
-    from faceclip_core.checkpoint import read_encoder_state
+    from faceclip_core.encoders.sdxl.checkpoint import read_encoder_state
 
     model = build_official(checkout.resolve())
     model.load_state_dict(read_encoder_state(weights)[0])
@@ -103,7 +103,7 @@ def official_run(checkout: Path, weights: Path, face: torch.Tensor, repeats: int
 
 def measure(weights: Path, dtype_name: str, device: str, repeats: int, official: Path | None = None) -> dict:
     """One dtype, in this process: load, warm up, time (a) and (b)."""
-    from faceclip_core.loader import load_encoder
+    from faceclip_core.encoders.sdxl.loader import load_encoder
 
     torch.manual_seed(0)
     start = time.perf_counter()

@@ -31,7 +31,7 @@ def peak_rss_gib() -> float:
 
 
 def tiny_files(folder: Path, stage2: bool) -> dict[str, Path]:
-    from faceclip_core.config import tiny_config
+    from faceclip_core.encoders.sdxl.config import tiny_config
     from faceclip_core.train.prepare import PrepareOptions, prepare
     from tiny_training import StandInAnalyzer, write_models, write_photo_folder, write_tiny_sdxl
 
@@ -95,8 +95,8 @@ def tiny(steps: int, batch: int) -> None:
 
 def full_stage1_step(device: str, batch: int, steps: int, branches: list[str]) -> None:
     """Time full-size stage-1 steps: official architecture, flatten heads, all three terms, on `branches`."""
-    from faceclip_core.config import OFFICIAL
-    from faceclip_core.model import FaceCLIPEncoder
+    from faceclip_core.encoders.sdxl.config import OFFICIAL
+    from faceclip_core.encoders.sdxl.model import FaceCLIPEncoder
     from faceclip_core.train.config import LossSection, OptimSection
     from faceclip_core.train.loop import build_optimizer
     from faceclip_core.train.stage1 import Stage1Batch, Stage1Objective

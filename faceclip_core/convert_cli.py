@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .checkpoint import DTYPES, read_encoder_state, save_encoder
+from .encoders.sdxl.checkpoint import DTYPES, read_encoder_state, save_encoder
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

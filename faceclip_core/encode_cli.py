@@ -9,7 +9,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from safetensors.torch import save_file
 
-from .checkpoint import DTYPES
+from .encoders.sdxl.checkpoint import DTYPES
 from .errors import UsageError
 
 
@@ -34,7 +34,7 @@ def read_face(path: Path) -> torch.Tensor:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .loader import load_encoder
+    from .encoders.sdxl.loader import load_encoder
 
     if args.face is None and not args.no_face:
         raise UsageError("give --face IMG (an aligned face crop), or --no-face for the no-face path")

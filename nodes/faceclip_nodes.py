@@ -9,11 +9,11 @@ from typing import Any
 
 import torch
 
-from faceclip_core.checkpoint import DTYPES
+from faceclip_core.encoders.sdxl.checkpoint import DTYPES
 from faceclip_core.download import OFFICIAL_FILES, OFFICIAL_REPO, download_official
 from faceclip_core.errors import UsageError
 from faceclip_core.face import Face
-from faceclip_core.model import FaceCLIPEncoder
+from faceclip_core.encoders.sdxl.model import FaceCLIPEncoder
 
 from . import host
 from .face_nodes import to_image_batch
@@ -129,7 +129,7 @@ class FaceCLIPLoader:
         import comfy.utils
         import folder_paths
 
-        from faceclip_core.loader import load_encoder
+        from faceclip_core.encoders.sdxl.loader import load_encoder
 
         if encoder_name == DOWNLOAD_CHOICE:
             bar = comfy.utils.ProgressBar(100)

@@ -9,11 +9,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from faceclip_core.checkpoint import CONFIG_METADATA_KEY, read_encoder_state
+from faceclip_core.encoders.sdxl.checkpoint import CONFIG_METADATA_KEY, read_encoder_state
 from faceclip_core.cli import main as cli_main
-from faceclip_core.config import FaceCLIPConfig, tiny_config
+from faceclip_core.encoders.sdxl.config import FaceCLIPConfig, tiny_config
 from faceclip_core.errors import CheckpointError
-from faceclip_core.loader import load_encoder
+from faceclip_core.encoders.sdxl.loader import load_encoder
 from tiny_faceclip import make_tiny_encoder, random_faces, write_official_pt, write_safetensors
 
 PROMPTS = ["a person on a beach", "a very long prompt " * 30]

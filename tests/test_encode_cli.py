@@ -12,7 +12,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from faceclip_core.cli import main as cli_main
-from faceclip_core.loader import load_encoder
+from faceclip_core.encoders.sdxl.loader import load_encoder
 from tiny_faceclip import make_tiny_encoder, write_safetensors
 
 ROOT = Path(__file__).resolve().parents[1]

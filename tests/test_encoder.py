@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from faceclip_core.config import OFFICIAL, FaceCLIPConfig, tiny_config
+from faceclip_core.encoders.sdxl.config import OFFICIAL, FaceCLIPConfig, tiny_config
 from faceclip_core.errors import UsageError
-from faceclip_core.model import FaceCLIPEncoder
+from faceclip_core.encoders.sdxl.model import FaceCLIPEncoder
 from tiny_faceclip import make_tiny_encoder, random_faces
 
 SHAPES_LIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "faceclip_encoder_state_dict.txt"
@@ -164,7 +164,7 @@ def test_bad_inputs_name_the_problem(encoder, faces, prompts, face_index, messag
 @pytest.mark.parametrize("dtype, tolerance", [(torch.bfloat16, 0.25), (torch.float16, 0.03)])
 def test_deformable_attention_in_16_bit_stays_finite_and_close(dtype, tolerance):
     # samples falling outside the map made CPU grid_sample return NaN in bf16 (seen on the full model)
-    from faceclip_core.deformable_attention import DeformableAttention
+    from faceclip_core.encoders.sdxl.deformable_attention import DeformableAttention
 
     torch.manual_seed(0)
     attention = DeformableAttention(width=64, heads=8, points=4)

@@ -25,7 +25,7 @@ PACK_NODES = ("FaceCLIPLoader", "FaceCLIPTextEncodeSDXL", "FaceCLIPInsightFaceLo
 
 @pytest.fixture(scope="module")
 def server(comfy_server: ComfyServer) -> ComfyServer:
-    for path in (ROOT / "workflows" / "input").iterdir():
+    for path in (ROOT / "example_workflows" / "input").iterdir():
         shutil.copy(path, comfy_server.input_dir / path.name)
     Image.fromarray(assets.coffee()).save(comfy_server.input_dir / "no_face.png")
     return comfy_server
@@ -45,7 +45,7 @@ def quick(graph: dict, size: int = 64, steps: int = 1) -> dict:
 
 
 def api(name: str) -> dict:
-    return json.loads((ROOT / "workflows" / "api" / f"{name}.json").read_text())
+    return json.loads((ROOT / "example_workflows" / "api" / f"{name}.json").read_text())
 
 
 def test_nodes_and_model_dropdowns_are_registered(server):

@@ -1,7 +1,7 @@
 """ID-EA in a real ComfyUI: the shipped API workflows, run over HTTP on the tiny SDXL checkpoint.
 
 Skips without COMFYUI_PATH (see tests/host/setup_test_host.sh). Graphs are patched in memory to a few steps at
-small sizes; the files in workflows/ are what users load. The train test must run before the apply test, which
+small sizes; the files in example_workflows/ are what users load. The train test must run before the apply test, which
 uses the files it writes (pytest keeps file order).
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from safetensors import safe_open
 from host.fixtures import comfy_path, comfy_server  # noqa: F401  (fixtures)
 from host.server import ComfyServer
 
-WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+WORKFLOWS = Path(__file__).resolve().parents[1] / "example_workflows"
 NAME = "my_person"  # the workflows' identity name
 # Enough steps to pass a save of the training state and the end of a gradient-accumulated batch; small pictures.
 TRAIN_SETTINGS = {"steps": 2, "batch_size": 2, "micro_batch": 1, "resolution": 64, "preview_steps": 1}
@@ -31,7 +31,7 @@ SAMPLE_SIZE = 64
 
 @pytest.fixture(scope="module")
 def idea_server(comfy_server: ComfyServer) -> ComfyServer:
-    """The host with workflows/input/* in its input folder, where the workflows' LoadImage nodes look."""
+    """The host with example_workflows/input/* in its input folder, where the workflows' LoadImage nodes look."""
     comfy_server.input_dir.mkdir(parents=True, exist_ok=True)
     for photo in (WORKFLOWS / "input").iterdir():
         shutil.copy(photo, comfy_server.input_dir / photo.name)

@@ -57,7 +57,7 @@ def test_api_workflows_give_our_nodes_exactly_their_inputs():
     import json
     from pathlib import Path
 
-    for path in Path(__file__).parents[1].glob("workflows/api/idea_*.json"):
+    for path in Path(__file__).parents[1].glob("example_workflows/api/idea_*.json"):
         for node in json.loads(path.read_text()).values():
             if node["class_type"] in ("IDEATrain", "IDEAApply"):
                 declared = NODE_CLASS_MAPPINGS[node["class_type"]].INPUT_TYPES()

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 from safetensors import safe_open
 
-from faceclip_core.loader import load_encoder
+from faceclip_core.encoders.sdxl.loader import load_encoder
 
 OFFICIAL = os.environ.get("FACECLIP_OFFICIAL_PATH")
 pytestmark = pytest.mark.skipif(not OFFICIAL, reason="FACECLIP_OFFICIAL_PATH (a bytedance/FaceCLIP checkout) is not set")

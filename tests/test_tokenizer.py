@@ -6,7 +6,7 @@ import gzip
 import pytest
 
 from faceclip_core.errors import FaceCLIPError
-from faceclip_core.tokenizer import BPE_PATH, ClipTokenizer, clean_text, default_tokenizer
+from faceclip_core.encoders.tokenizer import BPE_PATH, ClipTokenizer, clean_text, default_tokenizer
 
 
 @pytest.fixture(scope="module")

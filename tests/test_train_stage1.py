@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from faceclip_core.config import tiny_config
+from faceclip_core.encoders.sdxl.config import tiny_config
 from faceclip_core.errors import UsageError
-from faceclip_core.loader import load_encoder
+from faceclip_core.encoders.sdxl.loader import load_encoder
 from faceclip_core.train.config import Stage1Config, Stage1Model, load_config
 from faceclip_core.train.export import OFFICIAL_NAME, SAFETENSORS_NAME
 from faceclip_core.train.loop import build_optimizer

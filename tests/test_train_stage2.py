@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from faceclip_core.config import tiny_config
+from faceclip_core.encoders.sdxl.config import tiny_config
 from faceclip_core.errors import UsageError
 from faceclip_core.train.config import Stage2Config, load_config
 from faceclip_core.train.loop import build_optimizer

@@ -1,5 +1,5 @@
 """The example workflows: UI and API formats agree, and they use only this pack's and core nodes,
-the README's model file names and files that ship in workflows/input."""
+the README's model file names and files that ship in example_workflows/input."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from nodes import NODE_CLASS_MAPPINGS
 from workflow_format import CORE_NODES, WORKFLOWS, ui_to_api
 
 ROOT = Path(__file__).resolve().parents[1]
-UI_FILES = sorted((ROOT / "workflows").glob("*.json"))
+UI_FILES = sorted((ROOT / "example_workflows").glob("*.json"))
 MODEL_WIDGETS = {"unet_name", "vae_name", "ckpt_name", "encoder_name"}
 
 
@@ -20,31 +20,31 @@ def load(path: Path) -> dict:
 
 
 def test_every_ui_workflow_has_an_api_twin_and_back():
-    assert {p.name for p in UI_FILES} == {p.name for p in (ROOT / "workflows" / "api").glob("*.json")}
+    assert {p.name for p in UI_FILES} == {p.name for p in (ROOT / "example_workflows" / "api").glob("*.json")}
     assert {f"{name}.json" for name in WORKFLOWS} <= {p.name for p in UI_FILES}
 
 
 @pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.stem)
 def test_api_format_is_the_ui_format_converted(path):
-    assert ui_to_api(load(path)) == load(ROOT / "workflows" / "api" / path.name)
+    assert ui_to_api(load(path)) == load(ROOT / "example_workflows" / "api" / path.name)
 
 
 @pytest.mark.parametrize("name", sorted(WORKFLOWS))
 def test_faceclip_workflows_are_what_the_builder_writes(name):
     # edit tests/workflow_format.py and run it, rather than the JSON by hand
-    assert load(ROOT / "workflows" / f"{name}.json") == WORKFLOWS[name]().ui()
+    assert load(ROOT / "example_workflows" / f"{name}.json") == WORKFLOWS[name]().ui()
 
 
 @pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.stem)
 def test_only_core_and_pack_nodes_and_shipped_inputs(path):
     readme = (ROOT / "README.md").read_text()
-    for node in load(ROOT / "workflows" / "api" / path.name).values():
+    for node in load(ROOT / "example_workflows" / "api" / path.name).values():
         assert node["class_type"] in CORE_NODES or node["class_type"] in NODE_CLASS_MAPPINGS, node["class_type"]
         for name, value in node["inputs"].items():
             if name in MODEL_WIDGETS:
                 assert f"`{value}`" in readme, f"{path.name}: {value} is not in README's models table"
         if node["class_type"] == "LoadImage":
-            assert (ROOT / "workflows" / "input" / node["inputs"]["image"]).is_file()
+            assert (ROOT / "example_workflows" / "input" / node["inputs"]["image"]).is_file()
 
 
 def test_converter_rejects_a_node_with_missing_widget_values():

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from faceclip_core.checkpoint import save_encoder, save_official_encoder
-from faceclip_core.config import FaceCLIPConfig, TextTowerConfig, tiny_config
-from faceclip_core.model import FaceCLIPEncoder
+from faceclip_core.encoders.sdxl.checkpoint import save_encoder, save_official_encoder
+from faceclip_core.encoders.sdxl.config import FaceCLIPConfig, TextTowerConfig, tiny_config
+from faceclip_core.encoders.sdxl.model import FaceCLIPEncoder
 
 
 def sdxl_width_tiny_config() -> FaceCLIPConfig:

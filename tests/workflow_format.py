@@ -1,7 +1,7 @@
 """The two formats of a ComfyUI graph, and the pack's example workflows written in both.
 
-UI format (what the frontend saves and the template browser lists: `workflows/NAME.json`) holds nodes
-with positions, link inputs and `widgets_values`; API format (`workflows/api/NAME.json`, what
+UI format (what the frontend saves and the template browser lists: `example_workflows/NAME.json`) holds nodes
+with positions, link inputs and `widgets_values`; API format (`example_workflows/api/NAME.json`, what
 `POST /prompt` takes) maps node ids to `class_type` and named inputs. `ui_to_api` converts the first
 into the second from each node's input declaration, so a test can prove the two files agree.
 
@@ -231,7 +231,7 @@ IDEA_WORKFLOWS = {"idea_train": idea_train, "idea_apply": idea_apply}
 WORKFLOWS = {**FACECLIP_WORKFLOWS, **IDEA_WORKFLOWS}
 
 
-def write_workflows(folder: Path = ROOT / "workflows") -> None:
+def write_workflows(folder: Path = ROOT / "example_workflows") -> None:
     for name, build in WORKFLOWS.items():
         ui = build().ui()
         (folder / f"{name}.json").write_text(json.dumps(ui, indent=1) + "\n")

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..attention import merge_heads, split_heads
+from ..encoders.attention import merge_heads, split_heads
 
 
 class CrossAttention(nn.Module):

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import save_encoder, save_official_encoder
-from ..model import FaceCLIPEncoder
+from ..encoders.sdxl.checkpoint import save_encoder, save_official_encoder
+from ..encoders.sdxl.model import FaceCLIPEncoder
 
 SAFETENSORS_NAME = "face_clip_encoder.safetensors"
 OFFICIAL_NAME = "face_clip_encoder.pt"

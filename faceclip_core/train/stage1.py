@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..branch import FaceCLIPBranch
+from ..encoders.sdxl.branch import FaceCLIPBranch
 from ..errors import UsageError
-from ..model import FaceCLIPEncoder
+from ..encoders.sdxl.model import FaceCLIPEncoder
 from . import distributed
 from .config import LossSection, Stage1Config
 from .heads import PooledHead

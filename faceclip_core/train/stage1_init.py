@@ -5,11 +5,11 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import read_checkpoint
-from ..config import OFFICIAL, tiny_config
+from ..encoders.sdxl.checkpoint import read_checkpoint
+from ..encoders.sdxl.config import OFFICIAL, tiny_config
 from ..errors import CheckpointError, UsageError
-from ..loader import load_encoder
-from ..model import FaceCLIPEncoder
+from ..encoders.sdxl.loader import load_encoder
+from ..encoders.sdxl.model import FaceCLIPEncoder
 from .config import Stage1Model
 
 ARCHITECTURES = {"official": lambda: OFFICIAL, "tiny": tiny_config}

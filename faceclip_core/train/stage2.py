@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from ..checkpoint import read_checkpoint
+from ..encoders.sdxl.checkpoint import read_checkpoint
 from ..errors import CheckpointError, UsageError
-from ..model import FaceCLIPEncoder
+from ..encoders.sdxl.model import FaceCLIPEncoder
 from .config import Stage2Config, Stage2Train
 from .extras import require
 from .images import chw, decode, square

@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoint import read_checkpoint
-from ..config import TextTowerConfig
+from ..encoders.sdxl.checkpoint import read_checkpoint
+from ..encoders.sdxl.config import TextTowerConfig
 from ..errors import CheckpointError
-from ..text_tower import Transformer
+from ..encoders.sdxl.text_tower import Transformer
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import Operations
+from ..attention import Operations
 
 
 def reference_points(grid: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

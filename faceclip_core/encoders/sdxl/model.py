@@ -7,12 +7,12 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .attention import Operations
+from ..attention import Operations
 from .branch import BranchFaceFeatures, FaceCLIPBranch
 from .config import OFFICIAL, FaceCLIPConfig
-from .errors import UsageError
-from .face_input import faces_to_nchw
-from .tokenizer import ClipTokenizer, default_tokenizer
+from ...errors import UsageError
+from ...face_input import faces_to_nchw
+from ..tokenizer import ClipTokenizer, default_tokenizer
 
 
 @dataclass

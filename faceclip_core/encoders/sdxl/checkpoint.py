@@ -15,9 +15,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .atomic import atomic_path
+from ...atomic import atomic_path
 from .config import OFFICIAL, FaceCLIPConfig
-from .errors import CheckpointError
+from ...errors import CheckpointError
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 CONFIG_METADATA_KEY = "faceclip_config"

@@ -6,27 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True)
-class FaceViTConfig:
-    """The face recogniser ViT of each branch (pre-norm blocks, no class token, BatchNorm feature head)."""
-
-    image_size: int = 112
-    patch_size: int = 9
-    width: int = 768
-    layers: int = 24
-    heads: int = 8
-    mlp_ratio: float = 4.0
-    feature_dim: int = 512  # the identity feature
-    feature_bn_eps: float = 2e-5
-
-    @property
-    def grid_size(self) -> int:
-        return self.image_size // self.patch_size
-
-    @property
-    def num_patches(self) -> int:
-        return self.grid_size**2
+from ..face_vit import FaceViTConfig
 
 
 @dataclass(frozen=True)

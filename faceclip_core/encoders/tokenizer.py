@@ -15,9 +15,9 @@ import ftfy
 import regex
 import torch
 
-from .errors import FaceCLIPError
+from ..errors import FaceCLIPError
 
-BPE_PATH = Path(__file__).parent / "data" / "bpe_simple_vocab_16e6.txt.gz"
+BPE_PATH = Path(__file__).parents[1] / "data" / "bpe_simple_vocab_16e6.txt.gz"
 VOCAB_SIZE = 49408
 START_TOKEN = "<start_of_text>"
 END_TOKEN = "<end_of_text>"

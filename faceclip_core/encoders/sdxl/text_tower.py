@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .attention import Activation, InProjAttention, Operations
+from ..attention import Activation, InProjAttention, Operations
 from .config import TextTowerConfig
 
 

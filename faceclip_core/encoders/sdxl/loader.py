@@ -6,7 +6,7 @@ import os
 import torch
 from torch import nn
 
-from .attention import Operations
+from ..attention import Operations
 from .checkpoint import read_encoder_state
 from .config import FaceCLIPConfig
 from .model import FaceCLIPEncoder

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import InProjAttention, Operations, head_scale, like, merge_heads, split_heads
+from ..attention import InProjAttention, Operations, head_scale, like, merge_heads, split_heads
 from .config import FusionConfig
 from .deformable_attention import DeformableAttention
 

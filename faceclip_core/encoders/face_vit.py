@@ -1,12 +1,35 @@
-"""The face recogniser ViT of each FaceCLIP branch: 144 patch tokens and a 512-d identity feature per face."""
+"""The face recogniser ViT of the release's encoders (FaceCLIP-SDXL branches, FaceT5): 144 patch tokens and a 512-d identity feature per face."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .attention import Activation, Operations, like, merge_heads
-from .config import FaceViTConfig
+
+
+@dataclass(frozen=True)
+class FaceViTConfig:
+    """The face recogniser ViT of each branch (pre-norm blocks, no class token, BatchNorm feature head)."""
+
+    image_size: int = 112
+    patch_size: int = 9
+    width: int = 768
+    layers: int = 24
+    heads: int = 8
+    mlp_ratio: float = 4.0
+    feature_dim: int = 512  # the identity feature
+    feature_bn_eps: float = 2e-5
+
+    @property
+    def grid_size(self) -> int:
+        return self.image_size // self.patch_size
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid_size**2
 
 
 class PatchEmbed(nn.Module):

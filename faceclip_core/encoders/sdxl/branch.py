@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import Operations, like
+from ..attention import Operations, like
 from .config import BranchConfig
-from .face_vit import FaceViT
+from ..face_vit import FaceViT
 from .fusion import Fuser
 from .text_tower import Transformer
 
