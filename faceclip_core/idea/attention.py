@@ -23,6 +23,22 @@ class CrossAttention(nn.Module):
         self.to_k = operations.Linear(kv_dim, inner_dim, bias=False)
         self.to_v = operations.Linear(kv_dim, inner_dim, bias=False)
         self.to_out = operations.Linear(inner_dim, out_dim)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """As torch.nn.MultiheadAttention, the layer of the authors' enhancer and adapter: one Xavier draw over the
+        stacked q/k/v projections, zero output bias (the output weight keeps Linear's default)."""
+        if self.to_q.weight.is_meta:
+            return
+        packed = torch.empty(3 * self.to_q.out_features, self.to_q.in_features)
+        nn.init.xavier_uniform_(packed)
+        q, k, v = packed.chunk(3)
+        if self.to_k.in_features != self.to_q.in_features:  # keys/values of another width: their own draw
+            k, v = (nn.init.xavier_uniform_(torch.empty_like(w)) for w in (self.to_k.weight, self.to_v.weight))
+        with torch.no_grad():
+            for layer, value in ((self.to_q, q), (self.to_k, k), (self.to_v, v)):
+                layer.weight.copy_(value)
+            self.to_out.bias.zero_()
 
     def forward(self, queries: torch.Tensor, keys_values: torch.Tensor) -> torch.Tensor:
         """queries (B, Tq, query_dim), keys_values (B, Tk, kv_dim) -> (B, Tq, out_dim)."""

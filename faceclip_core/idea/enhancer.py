@@ -10,10 +10,12 @@ from .config import IDEAConfig
 
 
 class IDEnhancer(nn.Module):
-    """face (B, face_dim) + anchor bank (N, context_dim) -> identity tokens (B, num_tokens, context_dim).
+    """face (B, face_dim) + textual ID anchor (N, context_dim) -> identity tokens (B, num_tokens, context_dim).
 
-    The face feature is projected to num_tokens queries that attend over the anchor names' embeddings, so the
-    result is a mixture of points where the text space already encodes identities, chosen by the face.
+    The face feature is projected to num_tokens queries that attend over the anchor's rows: as in the authors'
+    code, the cross-initialised anchor (N = num_tokens), the point of the text space where the names' statistics
+    put an identity (see docs/id-ea.md for why not over every name). Files trained before that hold one row per
+    name, and attend over those.
     """
 
     def __init__(self, config: IDEAConfig, operations=nn):

@@ -82,11 +82,8 @@ class IDEATrainer:
             self.adapter = IDAdapter(config).to(self.device)
         self.anchors = anchor.embeddings.to(self.device)
         self.optimizer = torch.optim.AdamW(
-            [
-                {"params": [self.tokens_l, self.tokens_g], "lr": train.token_lr_per_sample * train.batch_size},
-                {"params": [*self.enhancer.parameters(), *self.adapter.parameters()], "lr": train.module_lr},
-            ],
-            weight_decay=train.weight_decay,
+            [self.tokens_l, self.tokens_g, *self.enhancer.parameters(), *self.adapter.parameters()],
+            lr=train.lr_per_sample * train.batch_size, weight_decay=train.weight_decay,
         )
         self.generator = torch.Generator().manual_seed(train.seed)
         self.step_count = 0
@@ -109,7 +106,7 @@ class IDEATrainer:
         identity = self.enhancer(to(self.data.faces[batch.indices]), self.anchors)
         context = self.adapter(context.to(self.device), identity)
         predicted = self.denoiser(add_noise(latents, noise, t), t, context, pooled.to(self.device))
-        regularizer = self.anchor.mahalanobis(torch.cat([self.tokens_l, self.tokens_g], dim=1))
+        regularizer = self.anchor.distance(torch.cat([self.tokens_l, self.tokens_g], dim=1))
         return F.mse_loss(predicted.float(), noise) + self.train_config.regularizer_weight * regularizer
 
     def step(self, batch: Batch) -> float:
