@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import Activation, Operations, like, merge_heads
+from .precision import SIXTEEN_BIT, run_in
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,15 @@ class FaceBlock(nn.Module):
         x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
+    def forward_official_16_bit(self, x: torch.Tensor) -> torch.Tensor:
+        """The block as the official code computes it in 16 bits on CUDA (its nested fp16 autocast regions):
+        residual stream and norms in fp32, q/k/v and output projections and the MLP in fp16, attention in fp32."""
+        b, t, c = x.shape
+        qkv = run_in(torch.float16, self.attn.qkv, run_in(torch.float32, self.norm1, x))
+        q, k, v = qkv.view(b, t, 3, self.attn.heads, c // self.attn.heads).permute(2, 0, 3, 1, 4).float()
+        x = x + run_in(torch.float16, self.attn.proj, merge_heads(F.scaled_dot_product_attention(q, k, v)))
+        return x + run_in(torch.float16, self.mlp, run_in(torch.float32, self.norm2, x))
+
 
 class BatchNorm1d(nn.BatchNorm1d):
     """In eval mode, statistics and affine parameters follow the input's device and dtype (see `like`)."""
@@ -95,9 +105,13 @@ class BatchNorm1d(nn.BatchNorm1d):
 class FaceViT(nn.Module):
     """Pre-norm ViT without class token; a BatchNorm head on the flattened tokens gives the identity feature."""
 
-    def __init__(self, cfg: FaceViTConfig, ops: Operations = nn):
+    def __init__(self, cfg: FaceViTConfig, ops: Operations = nn, official_16_bit: bool = True):
+        """official_16_bit: with 16-bit inputs, compute as the official code does in 16 bits on CUDA (fp32
+        residual stream and norms, fp16 projections and MLP, see FaceBlock.forward_official_16_bit), on any
+        device; False computes everything in the input's dtype. fp32 inputs are unaffected either way."""
         super().__init__()
         self.cfg = cfg
+        self.official_16_bit = official_16_bit
         self.patch_embed = PatchEmbed(cfg, ops)
         self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_patches, cfg.width))
         # only used by masked-patch training; kept so the checkpoint loads strictly
@@ -123,8 +137,15 @@ class FaceViT(nn.Module):
         if images.shape[-2:] != (size, size):
             images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
         x = self.patch_embed(images)
-        x = x + like(self.pos_embed, x)
-        for block in self.blocks:
-            x = block(x)
-        tokens = self.norm(x)
+        if self.official_16_bit and x.dtype in SIXTEEN_BIT:
+            # the official adds its fp32 position embedding to the 16-bit patches: the stream is fp32 from here
+            x = x.float() + self.pos_embed.to(x.device, torch.float32)
+            for block in self.blocks:
+                x = block.forward_official_16_bit(x)
+            tokens = run_in(torch.float32, self.norm, x).to(images.dtype)
+        else:
+            x = x + like(self.pos_embed, x)
+            for block in self.blocks:
+                x = block(x)
+            tokens = self.norm(x)
         return tokens, self.feature(tokens.flatten(1))

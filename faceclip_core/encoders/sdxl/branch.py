@@ -6,13 +6,15 @@ strict `load_state_dict`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..attention import Operations, like
+from ..precision import SIXTEEN_BIT, run_in
 from .config import BranchConfig
 from ..face_vit import FaceViT
 from .fusion import Fuser
@@ -21,26 +23,35 @@ from .text_tower import Transformer
 
 @dataclass
 class BranchFaceFeatures:
-    """What one branch needs of a face: projected patch tokens (F, P, width) and identity token (F, width)."""
+    """What one branch needs of a face: projected patch tokens (F, P, width), the unit identity feature
+    (F, feature_dim, fp32) and the identity token projected from it (F, width); `project` maps features to tokens."""
 
     patches: torch.Tensor
+    identity: torch.Tensor
     id_token: torch.Tensor
+    project: Callable[[torch.Tensor], torch.Tensor] = field(repr=False, compare=False)
 
     @classmethod
     def cat(cls, parts: list["BranchFaceFeatures"]) -> "BranchFaceFeatures":
-        return cls(torch.cat([p.patches for p in parts]), torch.cat([p.id_token for p in parts]))
+        return cls(*(torch.cat([getattr(p, name) for p in parts]) for name in ("patches", "identity", "id_token")),
+                   project=parts[0].project)
 
     def index(self, rows: torch.Tensor) -> "BranchFaceFeatures":
-        return BranchFaceFeatures(self.patches[rows], self.id_token[rows])
+        return BranchFaceFeatures(self.patches[rows], self.identity[rows], self.id_token[rows], self.project)
 
     def mean(self) -> "BranchFaceFeatures":
-        return BranchFaceFeatures(self.patches.mean(0, keepdim=True), self.id_token.mean(0, keepdim=True))
+        """One face from several: identity features averaged, made unit length again and projected (the
+        projection only ever sees unit features, as in the official path); patch tokens averaged by position."""
+        identity = F.normalize(self.identity.mean(0, keepdim=True), dim=-1)
+        return BranchFaceFeatures(self.patches.mean(0, keepdim=True), identity, self.project(identity), self.project)
 
 
 class FaceCLIPBranch(nn.Module):
-    def __init__(self, cfg: BranchConfig, ops: Operations = nn):
+    def __init__(self, cfg: BranchConfig, ops: Operations = nn, official_16_bit: bool = True):
+        """official_16_bit: in 16 bits, the official code's precision regions (fuser in fp32, see FaceViT)."""
         super().__init__()
         self.cfg = cfg
+        self.official_16_bit = official_16_bit
         width = cfg.text.width
         self.positional_embedding = nn.Parameter(torch.empty(cfg.text.context_length, width))
         # CLIP's contrastive head: kept for training, unused by the SDXL conditioning
@@ -50,7 +61,7 @@ class FaceCLIPBranch(nn.Module):
         self.transformer = Transformer(cfg.text, ops)
         self.token_embedding = ops.Embedding(cfg.text.vocab_size, width)
         self.ln_final = ops.LayerNorm(width)
-        self.face_encoder = FaceViT(cfg.face, ops)
+        self.face_encoder = FaceViT(cfg.face, ops, official_16_bit)
         self.proj1 = ops.Linear(cfg.face.feature_dim, width)
         self.face_patch_proj = ops.Linear(cfg.face.width, width)
         self.face_pos_proj = ops.Linear(cfg.face.width, width)
@@ -67,7 +78,13 @@ class FaceCLIPBranch(nn.Module):
 
     def project_face(self, tokens: torch.Tensor, identity: torch.Tensor) -> BranchFaceFeatures:
         """The face ViT's outputs (patch tokens, identity feature) -> this branch's face features."""
-        return BranchFaceFeatures(self.face_patch_proj(tokens), self.proj1(F.normalize(identity, dim=-1)))
+        unit = F.normalize(identity.float(), dim=-1)  # the official divides by an fp32 norm
+        return BranchFaceFeatures(self.face_patch_proj(tokens), unit, self.identity_token(unit, tokens.dtype),
+                                  lambda features: self.identity_token(features, tokens.dtype))
+
+    def identity_token(self, unit_identity: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """Unit identity features (F, feature_dim) -> the tokens that replace `id` (F, width), computed in dtype."""
+        return self.proj1(unit_identity.to(dtype))
 
     def encode_text(self, ids: torch.Tensor, id_slots: torch.Tensor, id_token: torch.Tensor) -> torch.Tensor:
         """CLIP text states after ln_final (N, T, width); `id_token` (N, width) replaces the embedding where `id_slots`."""
@@ -83,11 +100,14 @@ class FaceCLIPBranch(nn.Module):
         states = self.encode_text(ids, id_slots, face.id_token)
         # pooled = state at the end token (the highest id), before any projection
         pooled = states[torch.arange(len(ids), device=ids.device), ids.argmax(dim=-1)]
-        context = self.fuser(
-            image=face.patches,
-            image_pos=self.face_pos_proj(like(self.face_encoder.pos_embed, states)),
-            text=self.text_embed_proj(states),
-            text_pos=self.text_pos_proj(like(self.positional_embedding, states))[None],
-            grid=self.cfg.face.grid_size,
+        inputs = (
+            face.patches,
+            self.face_pos_proj(like(self.face_encoder.pos_embed, states)),
+            self.text_embed_proj(states),
+            self.text_pos_proj(like(self.positional_embedding, states))[None],
+            self.cfg.face.grid_size,
         )
-        return context, pooled
+        if self.official_16_bit and states.dtype in SIXTEEN_BIT:
+            # the official runs the fuser under fp32 autocast: fp32 compute on its 16-bit inputs
+            return run_in(torch.float32, self.fuser, *inputs).to(states.dtype), pooled
+        return self.fuser(*inputs), pooled

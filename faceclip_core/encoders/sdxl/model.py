@@ -23,7 +23,7 @@ class FaceFeatures:
     g: BranchFaceFeatures
 
     def __len__(self) -> int:
-        return len(self.l.id_token)
+        return len(self.l.identity)
 
     @classmethod
     def cat(cls, parts: list["FaceFeatures"]) -> "FaceFeatures":
@@ -33,11 +33,8 @@ class FaceFeatures:
         return FaceFeatures(self.l.index(rows), self.g.index(rows))
 
     def mean(self) -> "FaceFeatures":
-        """One face whose features are the average of all faces' (several photos of one person).
-
-        The identity token is affine in the normalised identity feature, so averaging tokens equals
-        projecting the averaged feature; patch tokens are averaged position by position.
-        """
+        """One face whose features are the average of all faces' (several photos of one person): see
+        BranchFaceFeatures.mean."""
         return FaceFeatures(self.l.mean(), self.g.mean())
 
 
@@ -45,12 +42,15 @@ FaceIndex = Sequence[int | None]
 
 
 class FaceCLIPEncoder(nn.Module):
-    def __init__(self, config: FaceCLIPConfig = OFFICIAL, ops: Operations = nn, tokenizer: ClipTokenizer | None = None):
-        """`ops`: where Linear, LayerNorm, Conv2d and Embedding come from (a host may pass casting layers)."""
+    def __init__(self, config: FaceCLIPConfig = OFFICIAL, ops: Operations = nn, tokenizer: ClipTokenizer | None = None,
+                 official_16_bit: bool = True):
+        """`ops`: where Linear, LayerNorm, Conv2d and Embedding come from (a host may pass casting layers).
+        `official_16_bit`: in bf16/fp16, compute the regions the official code computes in other precisions
+        on CUDA (fuser in fp32; face ViT: fp32 stream, fp16 projections) the same way, on any device."""
         super().__init__()
         self.config = config
-        self.face_clip_l = FaceCLIPBranch(config.l, ops)
-        self.face_clip_g = FaceCLIPBranch(config.g, ops)
+        self.face_clip_l = FaceCLIPBranch(config.l, ops, official_16_bit)
+        self.face_clip_g = FaceCLIPBranch(config.g, ops, official_16_bit)
         self.tokenizer = tokenizer or default_tokenizer()
         self._id_token_id = self.tokenizer.encode(config.id_word)[0]
         # the identity slot can only be inside the prefix: start token + the prefix's tokens
