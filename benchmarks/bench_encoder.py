@@ -11,10 +11,19 @@ unless --weights is given), so that ratio measures the calling pattern, not kern
 --official CHECKOUT (a bytedance/FaceCLIP checkout; fp32 only, ~13 GB more RAM) the official code itself
 also runs pattern (a) on the same weights, the baseline the targets speak of.
 Each dtype runs in a fresh process so its resident memory is its own.
+
+    python benchmarks/bench_encoder.py --precision [--dtypes bf16 fp16] [--depth N] [--device cpu|cuda]
+
+prints instead how far 16-bit outputs are from fp32 ones, per branch (L context, G context, pooled), with the
+official code's 16-bit precision regions (the default) and without them: one random model whose weights are
+16-bit values (as released), computed once in fp32 and once in each 16-bit dtype, same face and prompts.
+--depth N keeps every stack (text towers, face ViTs, fusion layers) to N layers at full width, for machines
+where the full depth is too slow in bf16 (CPUs without bf16 units).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -29,6 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from faceclip_core.encoders.sdxl.checkpoint import DTYPES, save_encoder  # noqa: E402
+from faceclip_core.encoders.sdxl.config import OFFICIAL, FaceCLIPConfig  # noqa: E402
 from faceclip_core.encoders.sdxl.model import FaceCLIPEncoder  # noqa: E402
 
 PROMPTS = [
@@ -135,6 +145,56 @@ def write_random_weights(path: Path) -> None:
     save_encoder(encoder.state_dict(), encoder.config, path, torch.bfloat16)  # 16-bit like the release
 
 
+def cut_depth(config: FaceCLIPConfig, depth: int) -> FaceCLIPConfig:
+    """The official widths with every stack cut to `depth` layers (0: the full model)."""
+    if depth <= 0:
+        return config
+
+    def branch(b):
+        return dataclasses.replace(b, text=dataclasses.replace(b.text, layers=depth), face=dataclasses.replace(b.face, layers=depth),
+                                   fusion=dataclasses.replace(b.fusion, layers=depth))
+    return dataclasses.replace(config, l=branch(config.l), g=branch(config.g))
+
+
+def use_official_16_bit(encoder: FaceCLIPEncoder, on: bool) -> None:
+    for module in encoder.modules():
+        if hasattr(module, "official_16_bit"):
+            module.official_16_bit = on
+
+
+def precision(dtypes: list[str], depth: int, device: str) -> None:
+    """16-bit vs fp32 outputs per branch, with and without the official precision regions."""
+    torch.manual_seed(0)
+    model = FaceCLIPEncoder(cut_depth(OFFICIAL, depth)).eval().requires_grad_(False)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith(("gamma_v", "gamma_l")):  # trained fusion residual scales, not the 1e-4 start
+                param.uniform_(0.5, 1.0)
+    width_l = model.config.l.text.width
+    face = torch.rand(1, 448, 448, 3, generator=torch.Generator().manual_seed(1))
+    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; depth "
+          f"{depth or 'full'}; max |16-bit - fp32| (relative to max |fp32|) per branch")
+    print("dtype  regions   L context          G context          pooled (G)         seconds")
+    for name in dtypes:
+        dtype = DTYPES[name]
+        model.to(dtype)  # 16-bit weight values, as released; fp32 compute on exactly these values next
+        reference = [t.float() for t in our_pattern(model.float().to(device), face)]
+        model.to(dtype)
+        for on in (True, False):
+            use_official_16_bit(model, on)
+            start = time.perf_counter()
+            context, pooled = (t.float() for t in our_pattern(model, face))
+            seconds = time.perf_counter() - start
+            cells = []
+            for ours, ref in ((context[..., :width_l], reference[0][..., :width_l]),
+                              (context[..., width_l:], reference[0][..., width_l:]), (pooled, reference[1])):
+                diff = (ours - ref).abs().max().item()
+                cells.append(f"{diff:8.2e} ({diff / ref.abs().max().item():7.1e})")
+            print(f"{name:5}  {'official' if on else 'none':8}  " + "  ".join(cells) + f"  {seconds:7.1f}")
+        use_official_16_bit(model, True)
+        model.float()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -142,8 +202,13 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, help="encoder weights (default: random, written to a temp file)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--official", type=Path, help="a bytedance/FaceCLIP checkout: also time the official code (fp32, CPU)")
+    parser.add_argument("--precision", action="store_true", help="16-bit vs fp32 outputs per branch instead of timings")
+    parser.add_argument("--depth", type=int, default=0, help="with --precision: layers per stack (0: full model)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one dtype and print JSON
     args = parser.parse_args()
+    if args.precision:
+        precision([d for d in args.dtypes if d != "fp32"], args.depth, args.device)
+        return
     if args.one:
         print(json.dumps(measure(args.weights, args.one, args.device, args.repeats, args.official)))
         return
