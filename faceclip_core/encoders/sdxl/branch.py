@@ -78,7 +78,8 @@ class FaceCLIPBranch(nn.Module):
 
     def project_face(self, tokens: torch.Tensor, identity: torch.Tensor) -> BranchFaceFeatures:
         """The face ViT's outputs (patch tokens, identity feature) -> this branch's face features."""
-        unit = F.normalize(identity.float(), dim=-1)  # the official divides by an fp32 norm
+        # the official divides by an fp32 norm (a 16-bit feature is widened first)
+        unit = F.normalize(identity.to(torch.promote_types(identity.dtype, torch.float32)), dim=-1)
         return BranchFaceFeatures(self.face_patch_proj(tokens), unit, self.identity_token(unit, tokens.dtype),
                                   lambda features: self.identity_token(features, tokens.dtype))
 
