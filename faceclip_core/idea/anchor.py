@@ -77,8 +77,8 @@ class AnchorBank:
         """Mean over tokens (n, D) of the Mahalanobis distance of token i from anchor row i (not squared).
 
         As the authors' regulariser: covariance of the anchor rows plus COVARIANCE_RIDGE on its diagonal. It has
-        rank n - 1, so the distance is the drift divided by sqrt(ridge) across the anchor's span, and by
-        sqrt(variance + ridge) along it; computed from that eigen-decomposition (exact, and no D x D inverse).
+        rank n - 1, so the distance is the drift divided by sqrt(ridge) orthogonally to the rows' span, and by
+        sqrt(variance + ridge) along each of its principal directions; computed from that eigen-decomposition (exact, and no D x D inverse).
         """
         directions, variances = self._covariance_eigen()
         delta = (tokens - self.embeddings.to(tokens)).double()
