@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from .errors import FaceCLIPError
 
@@ -23,7 +24,9 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="python -m faceclip_core", description=__doc__.splitlines()[0])
+    # the installed console command is `faceclip`; the same parser serves `python -m faceclip_core`
+    prog = "faceclip" if Path(sys.argv[0]).stem == "faceclip" else "python -m faceclip_core"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
     chosen = next((arg for arg in argv if not arg.startswith("-")), None)
     for name, (module_name, help_text) in COMMANDS.items():
