@@ -11,6 +11,7 @@ import importlib
 import sys
 from pathlib import Path
 
+from .cli_options import HelpFormatter
 from .errors import FaceCLIPError
 
 # command -> (module, one-line help)
@@ -26,11 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # the installed console command is `faceclip`; the same parser serves `python -m faceclip_core`
     prog = "faceclip" if Path(sys.argv[0]).stem == "faceclip" else "python -m faceclip_core"
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
     subparsers = parser.add_subparsers(dest="command", required=True)
     chosen = next((arg for arg in argv if not arg.startswith("-")), None)
     for name, (module_name, help_text) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub = subparsers.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
         if name == chosen:
             module = importlib.import_module(module_name)
             module.add_arguments(sub)

@@ -2,15 +2,17 @@
 import argparse
 import sys
 
+from ..cli_options import HelpFormatter
 from ..errors import FaceCLIPError
 from . import train_cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m faceclip_core.idea", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m faceclip_core.idea", description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     train_cli.add_arguments(commands.add_parser("train", help=train_cli.__doc__.splitlines()[0],
-                                                description=train_cli.__doc__))
+                                                description=train_cli.__doc__, formatter_class=HelpFormatter))
     args = parser.parse_args(argv)
     try:
         return train_cli.run(args)
