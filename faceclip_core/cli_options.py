@@ -6,6 +6,7 @@ models only after its arguments have passed these checks.
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from .errors import UsageError
@@ -24,6 +25,11 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if nothing_to_show or action.required or "default" in text:
             return text
         return super()._get_help_string(action)
+
+
+def setup_logging() -> None:
+    """The core's warnings (a prompt cut to fit, a GPU runtime that could not start) to stderr, one line each."""
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
 
 
 def dtype_name(value: str) -> str:

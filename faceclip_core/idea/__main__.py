@@ -2,18 +2,23 @@
 import argparse
 import sys
 
-from ..cli_options import HelpFormatter
+from ..cli_options import HelpFormatter, setup_logging
 from ..errors import FaceCLIPError
 from . import train_cli
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m faceclip_core.idea", description=__doc__.splitlines()[0],
                                      formatter_class=HelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     train_cli.add_arguments(commands.add_parser("train", help=train_cli.__doc__.splitlines()[0],
                                                 description=train_cli.__doc__, formatter_class=HelpFormatter))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging()
     try:
         return train_cli.run(args)
     except FaceCLIPError as exc:
