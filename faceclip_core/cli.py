@@ -11,8 +11,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from .cli_options import HelpFormatter, setup_logging
-from .errors import FaceCLIPError
+from .cli_options import HelpFormatter, run_command, setup_logging
 
 # command -> (module, one-line help)
 COMMANDS = {
@@ -42,8 +41,4 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(next((arg for arg in argv if not arg.startswith("-")), "")).parse_args(argv)
     setup_logging()
-    try:
-        return int(args.run(args) or 0)
-    except FaceCLIPError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return run_command(lambda: args.run(args))

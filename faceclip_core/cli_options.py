@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import FaceCLIPError, UsageError
 
 # one spelling everywhere; torch's long names are accepted too
 DTYPE_NAMES = ("fp16", "bf16", "fp32")
 DTYPE_ALIASES = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}
+NO_TORCH = ("this command needs PyTorch, which ComfyUI brings but this Python lacks. Install the build for your "
+            "GPU first (https://pytorch.org/get-started/locally/), e.g. pip install torch, then run it again.")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -71,3 +75,17 @@ def require_folder(path: Path, option: str, fix: str) -> Path:
     if not path.is_dir():
         raise UsageError(f"{option} {path} is not a folder. {fix}")
     return path
+
+
+def run_command(command: Callable[[], int | None]) -> int:
+    """Runs a command; an error of ours or a missing torch ends as one line on stderr and the exit code."""
+    try:
+        return int(command() or 0)
+    except FaceCLIPError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        print(f"error: {NO_TORCH}", file=sys.stderr)
+        return 2

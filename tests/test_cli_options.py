@@ -155,3 +155,14 @@ def test_encode_command_prints_the_warning_once(tmp_path):
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert warnings == ["warning: FaceCLIP reads 77 tokens per prompt (start and end included); "
                         "prompt 1 lost its last 1925 tokens."]
+
+
+def test_a_python_without_torch_gets_one_line_saying_to_install_it(tmp_path):
+    (tmp_path / "w.pt").write_bytes(b"weights")
+    script = ("import sys; sys.modules['torch'] = None  # import torch -> ModuleNotFoundError, as without torch\n"
+              "from faceclip_core.cli import main\n"
+              f"sys.exit(main(['encode', '--weights', {str(tmp_path / 'w.pt')!r}, '--no-face', '--prompt', 'p', '--out', 'o']))")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                            env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: this command needs PyTorch") and "Traceback" not in result.stderr

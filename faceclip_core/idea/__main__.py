@@ -2,8 +2,7 @@
 import argparse
 import sys
 
-from ..cli_options import HelpFormatter, setup_logging
-from ..errors import FaceCLIPError
+from ..cli_options import HelpFormatter, run_command, setup_logging
 from . import train_cli
 
 
@@ -19,11 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
-    try:
-        return train_cli.run(args)
-    except FaceCLIPError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return run_command(lambda: train_cli.run(args))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ import importlib
 import sys
 from pathlib import Path
 
-from ..cli_options import HelpFormatter, require_file, require_folder
-from ..errors import FaceCLIPError, UsageError
+from ..cli_options import HelpFormatter, require_file, require_folder, run_command
+from ..errors import UsageError
 from .config import Stage1Config, Stage2Config, load_config
 from .prepare import PrepareOptions, prepare
 
@@ -69,27 +69,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(args: argparse.Namespace) -> None:
+    if args.command == "prepare":
+        check_prepare_arguments(args)
+        options = PrepareOptions(args.min_score, args.min_face, args.min_image_side, args.shard_size,
+                                 args.val_identities, args.identity_from_folder, args.seed)
+        report = prepare(args.images, args.out, _analyzer(args), options, args.manifest)
+        print(f"kept {report['kept']}, skipped {report['skipped']} (reasons in {args.out / 'skipped.jsonl'})")
+    elif args.command == "stage1":
+        from .runs import run_stage1  # torch-heavy imports only for training commands
+
+        run_stage1(load_config(args.config, Stage1Config))
+    else:
+        from .runs import run_stage2
+
+        run_stage2(load_config(args.config, Stage2Config))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        if args.command == "prepare":
-            check_prepare_arguments(args)
-            options = PrepareOptions(args.min_score, args.min_face, args.min_image_side, args.shard_size,
-                                     args.val_identities, args.identity_from_folder, args.seed)
-            report = prepare(args.images, args.out, _analyzer(args), options, args.manifest)
-            print(f"kept {report['kept']}, skipped {report['skipped']} (reasons in {args.out / 'skipped.jsonl'})")
-        elif args.command == "stage1":
-            from .runs import run_stage1  # torch-heavy imports only for training commands
-
-            run_stage1(load_config(args.config, Stage1Config))
-        else:
-            from .runs import run_stage2
-
-            run_stage2(load_config(args.config, Stage2Config))
-    except FaceCLIPError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+    return run_command(lambda: _run(args))
 
 
 if __name__ == "__main__":
