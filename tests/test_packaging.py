@@ -48,21 +48,48 @@ def _offline_build_problem() -> str | None:
     return f"setuptools {version} needs the wheel package to build offline: pip install -r requirements-test.txt"
 
 
+def _source_copy(folder: Path) -> Path:
+    """What the build reads, copied, so building leaves nothing (build/, *.egg-info) in the checkout."""
+    folder.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, folder / name)
+    shutil.copytree(ROOT / "faceclip_core", folder / "faceclip_core", ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
+def _clean_venv(env_dir: Path) -> Path:
+    """A new venv with nothing installed; the running venv's packages (torch, ftfy, setuptools, ...) are visible
+    through a .pth file, which comes after the venv's own site-packages, so faceclip_core can only come from what
+    is installed into it. Returns its bin folder."""
+    venv.create(env_dir, with_pip=False)  # installed into by this venv's pip (--python): no pip copied in
+    bin_dir = env_dir / ("Scripts" if sys.platform == "win32" else "bin")
+    python = next(bin_dir.glob("python*"))
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (Path(site) / "zz_running_venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return bin_dir
+
+
+def _pip_install(bin_dir: Path, *args: str) -> None:
+    python = next(bin_dir.glob("python*"))
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+                              "--no-index", *args], capture_output=True, text=True)
+    assert install.returncode == 0, install.stdout + install.stderr
+
+
 @pytest.fixture(scope="module")
-def wheel_file(tmp_path_factory) -> Path:
+def build_problem() -> None:
     problem = _offline_build_problem()
     if problem:
-        pytest.skip(f"building the wheel offline: {problem}")
+        pytest.skip(f"building the package offline: {problem}")
+
+
+@pytest.fixture(scope="module")
+def wheel_file(build_problem, tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("wheel")
-    # a copy of what the build reads, so the build leaves nothing (build/, *.egg-info) in the checkout
-    source = tmp / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    shutil.copytree(ROOT / "faceclip_core", source / "faceclip_core", ignore=shutil.ignore_patterns("__pycache__"))
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-         "-w", str(tmp / "dist"), str(source)],
+         "-w", str(tmp / "dist"), str(_source_copy(tmp / "source"))],
         capture_output=True, text=True,
     )
     assert build.returncode == 0, build.stdout + build.stderr
@@ -86,40 +113,54 @@ def test_wheel_holds_faceclip_core_and_its_data_files_only(wheel_file):
 
 
 @pytest.fixture(scope="module")
-def clean_venv(wheel_file, tmp_path_factory) -> Path:
-    """A new venv with only the wheel installed; the running venv's packages (torch, ftfy, ...) are visible through
-    a .pth file placed after the venv's own site-packages, so faceclip_core can only come from the wheel."""
-    env_dir = tmp_path_factory.mktemp("venv") / "env"
-    venv.create(env_dir, with_pip=False)  # installed into by this venv's pip (--python): no pip copied in
-    bin_dir = env_dir / ("Scripts" if sys.platform == "win32" else "bin")
-    python = next(bin_dir.glob("python*"))
-    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-                              "--no-index", str(wheel_file)], capture_output=True, text=True)
-    assert install.returncode == 0, install.stdout + install.stderr
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    (Path(site) / "zz_running_venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+def wheel_venv(wheel_file, tmp_path_factory) -> Path:
+    bin_dir = _clean_venv(tmp_path_factory.mktemp("venv") / "env")
+    _pip_install(bin_dir, str(wheel_file))
     return bin_dir
 
 
-def test_installed_wheel_imports_and_reads_its_data_outside_the_checkout(clean_venv, tmp_path):
-    python = next(clean_venv.glob("python*"))
+@pytest.fixture(scope="module")
+def editable_venv(build_problem, tmp_path_factory) -> tuple[Path, Path]:
+    """`pip install -e .` of a source copy into a clean venv: (bin folder, source folder)."""
+    tmp = tmp_path_factory.mktemp("editable")
+    source = _source_copy(tmp / "source")
+    bin_dir = _clean_venv(tmp / "env")
+    _pip_install(bin_dir, "--no-build-isolation", "-e", str(source))
+    return bin_dir, source
+
+
+def _where_faceclip_core_comes_from(bin_dir: Path, cwd: Path) -> tuple[Path, str]:
+    """Imported in the venv from `cwd`: the package's folder, and what its tokenizer and ID-EA's name list read."""
     code = (
         "import faceclip_core, pathlib\n"
         "from faceclip_core.encoders.tokenizer import default_tokenizer\n"
         "from faceclip_core.idea.anchor import load_names\n"
-        "print(pathlib.Path(faceclip_core.__file__).resolve())\n"
+        "print(pathlib.Path(faceclip_core.__file__).resolve().parent)\n"
         "print(default_tokenizer()('a photo of a person').shape[1], len(load_names()))\n"
     )
-    result = subprocess.run([str(python), "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    result = subprocess.run([str(next(bin_dir.glob("python*"))), "-c", code], cwd=cwd, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     location, numbers = result.stdout.splitlines()
-    assert Path(location).is_relative_to(clean_venv.parent.resolve())  # the installed copy, not the checkout
+    return Path(location), numbers
+
+
+def test_installed_wheel_imports_and_reads_its_data_outside_the_checkout(wheel_venv, tmp_path):
+    location, numbers = _where_faceclip_core_comes_from(wheel_venv, tmp_path)
+    assert location.is_relative_to(wheel_venv.parent.resolve())  # the installed copy, not the checkout
     assert numbers.split()[0] == "77" and int(numbers.split()[1]) > 100
 
 
-def test_console_command_runs_every_subcommand_from_another_directory(clean_venv, tmp_path):
-    command = next(clean_venv.glob("faceclip*"))
+def test_editable_install_imports_the_source_folder_from_anywhere(editable_venv, tmp_path):
+    bin_dir, source = editable_venv
+    location, numbers = _where_faceclip_core_comes_from(bin_dir, tmp_path)
+    assert location == (source / "faceclip_core").resolve()
+    assert numbers.split()[0] == "77"
+    result = subprocess.run([str(next(bin_dir.glob("faceclip*"))), "--help"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0 and "usage: faceclip" in result.stdout, result.stderr
+
+
+def test_console_command_runs_every_subcommand_from_another_directory(wheel_venv, tmp_path):
+    command = next(wheel_venv.glob("faceclip*"))
     result = subprocess.run([str(command), "--help"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     for name in ("encode", "convert", "download", "detect"):
