@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
-from .errors import FaceCLIPError
+from .cli_options import HelpFormatter, run_command, setup_logging
 
 # command -> (module, one-line help)
 COMMANDS = {
@@ -21,20 +22,23 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="python -m faceclip_core", description=__doc__.splitlines()[0])
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with `command`'s arguments (None: every command's, which imports every command module)."""
+    # the installed console command is `faceclip`; the same parser serves `python -m faceclip_core`
+    prog = "faceclip" if Path(sys.argv[0]).stem == "faceclip" else "python -m faceclip_core"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
     subparsers = parser.add_subparsers(dest="command", required=True)
-    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
     for name, (module_name, help_text) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        if name == chosen:
+        sub = subparsers.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
+        if command in (name, None):
             module = importlib.import_module(module_name)
             module.add_arguments(sub)
             sub.set_defaults(run=module.run)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.run(args) or 0)
-    except FaceCLIPError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(next((arg for arg in argv if not arg.startswith("-")), "")).parse_args(argv)
+    setup_logging()
+    return run_command(lambda: args.run(args))

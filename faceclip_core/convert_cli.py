@@ -4,17 +4,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .encoders.sdxl.checkpoint import DTYPES, read_encoder_state, save_encoder
+from .cli_options import add_dtype_option, require_file, torch_dtype
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("src", type=Path, metavar="IN.pt")
-    p.add_argument("dst", type=Path, metavar="OUT.safetensors")
-    p.add_argument("--dtype", choices=sorted(DTYPES), help="cast floating-point weights (default: keep the file's)")
+    p.add_argument("src", type=Path, metavar="IN.pt", help="the official face_clip_encoder.pt (or a .safetensors to re-type)")
+    p.add_argument("dst", type=Path, metavar="OUT.safetensors", help="where to write the converted file")
+    add_dtype_option(p, "cast floating-point weights to this precision (default: keep the file's)", default=None)
 
 
 def run(args: argparse.Namespace) -> int:
+    require_file(args.src, "IN.pt", "Give the FaceCLIP encoder file to convert.")
+    from .encoders.sdxl.checkpoint import read_encoder_state, save_encoder
+
     state, config = read_encoder_state(args.src)
-    save_encoder(state, config, args.dst, DTYPES[args.dtype] if args.dtype else None)
+    save_encoder(state, config, args.dst, torch_dtype(args.dtype) if args.dtype else None)
     print(f"wrote {args.dst} ({len(state)} tensors{', ' + args.dtype if args.dtype else ''})")
     return 0

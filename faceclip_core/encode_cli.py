@@ -4,12 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image, UnidentifiedImageError
-from safetensors.torch import save_file
-
-from .encoders.sdxl.checkpoint import DTYPES
+from .cli_options import add_dtype_option, require_file, torch_dtype
 from .errors import UsageError
 
 
@@ -18,13 +13,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--face", type=Path, help="an already-aligned face crop (any size; resized as the official pipeline does)")
     p.add_argument("--prompt", action="append", required=True, help="a prompt; repeat for several (one batch)")
     p.add_argument("--no-face", action="store_true", help="every row takes the no-face path (the official negative); --face is not needed")
-    p.add_argument("--dtype", choices=sorted(DTYPES), default="fp32")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--out", required=True, type=Path, help="output .safetensors")
+    add_dtype_option(p, "weight precision while encoding (the file is always written in fp32)", default="fp32")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="auto: cuda when this torch sees a GPU, else cpu")
+    p.add_argument("--out", required=True, type=Path, help="output .safetensors (context and pooled, fp32)")
 
 
-def read_face(path: Path) -> torch.Tensor:
+def check_arguments(args: argparse.Namespace) -> None:
+    """Mistakes in the arguments, found before torch and the model load."""
+    if args.face is None and not args.no_face:
+        raise UsageError("give --face IMG (an aligned face crop), or --no-face for the no-face path")
+    require_file(args.weights, "--weights", "Give the FaceCLIP encoder file (python -m faceclip_core download fetches it).")
+    if not args.no_face:
+        require_file(args.face, "--face", "Give an aligned face crop (python -m faceclip_core detect writes one).")
+
+
+def read_face(path: Path):
     """An image file as a (1, H, W, 3) float RGB tensor in [0, 1] (ComfyUI's IMAGE layout)."""
+    import numpy as np
+    import torch
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as image:
             rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
@@ -33,15 +42,25 @@ def read_face(path: Path) -> torch.Tensor:
     return torch.from_numpy(rgb)[None]
 
 
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was asked for, but this torch sees no CUDA GPU; use --device cpu")
+    return name
+
+
 def run(args: argparse.Namespace) -> int:
+    check_arguments(args)
+    from safetensors.torch import save_file
+
     from .encoders.sdxl.loader import load_encoder
 
-    if args.face is None and not args.no_face:
-        raise UsageError("give --face IMG (an aligned face crop), or --no-face for the no-face path")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for, but this torch sees no CUDA GPU; use --device cpu")
+    device = resolve_device(args.device)
     face = None if args.no_face else read_face(args.face)
-    encoder = load_encoder(args.weights, device=args.device, dtype=DTYPES[args.dtype])
+    encoder = load_encoder(args.weights, device=device, dtype=torch_dtype(args.dtype))
     context, pooled = encoder.encode(face, args.prompt)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_file({"context": context.float().cpu().contiguous(), "pooled": pooled.float().cpu().contiguous()}, str(args.out))

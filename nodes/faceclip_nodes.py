@@ -78,6 +78,7 @@ class FaceCLIPModel:
             features = None if crops is None else encoder.encode_faces(crops)
             if features is not None and average:
                 features = features.mean()
+            encoder.warn_truncated(prompts, face_index)
             context, pooled = encoder(features, prompts, face_index)
         out = mm.intermediate_device()
         return context.to(out, torch.float32), pooled.to(out, torch.float32)

@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tiny_sdxl, when run as a script
+# run as a script from anywhere: the test helpers beside this file, and this checkout's faceclip_core
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 import tiny_sdxl  # noqa: E402
 
 SDXL_UNET = "unet/faceclip_unet.pt"
@@ -95,8 +96,19 @@ PARTS: dict[str, Callable[[Path], list[Path]]] = {
 
 
 def write_tiny_models(models_dir: Path, parts: Iterable[str] = PARTS) -> list[Path]:
-    """Write the named parts (all by default) under `models_dir`; returns the files written."""
-    return [path for part in parts for path in PARTS[part](models_dir)]
+    """Write the named parts (all by default) under `models_dir`; returns the files written. If a part fails,
+    every file and folder this call created is removed again (the parts together are about 490 MB)."""
+    existed = models_dir.exists()
+    before = set(models_dir.rglob("*")) if existed else set()
+    try:
+        return [path for part in parts for path in PARTS[part](models_dir)]
+    except BaseException:
+        created = set(models_dir.rglob("*")) - before if models_dir.exists() else set()
+        for path in sorted(created, key=lambda p: len(p.parts), reverse=True):  # files before their folders
+            path.rmdir() if path.is_dir() else path.unlink()
+        if not existed and models_dir.exists():
+            models_dir.rmdir()
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:

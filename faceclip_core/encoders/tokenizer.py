@@ -110,6 +110,10 @@ class ClipTokenizer:
             ids.extend(self.encoder[piece] for piece in self._bpe(chars).split(" "))
         return ids
 
+    def dropped_tokens(self, text: str) -> int:
+        """How many of the text's tokens do not fit: __call__ keeps the first context_length - 2 and the end token."""
+        return max(0, len(self.encode(text)) + 2 - self.context_length)
+
     def __call__(self, texts: str | Sequence[str]) -> torch.Tensor:
         """(N, context_length) int64 ids; an over-long text keeps its first tokens and ends with the end token."""
         if isinstance(texts, str):

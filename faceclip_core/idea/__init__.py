@@ -4,16 +4,21 @@ with an ID-Enhancer (ArcFace -> text space) and an ID-Adapter (gated update of t
 Pure PyTorch: the host's SDXL reaches the trainer through the small interfaces in interfaces.py.
 `python -m faceclip_core.idea train --help` trains from a folder of photos.
 """
-from .anchor import AnchorBank, load_names
-from .config import IDEAConfig, TrainConfig
-from .dataset import TrainingSet, analyzer_face_embedder, prepare_training_set
-from .files import IDEAWeights, load_idea_weights, output_paths, save_training_result
-from .fingerprint import base_model_fingerprint
-from .interfaces import PLACEHOLDER, Denoiser, FaceEmbedder, LatentEncoder, PromptEncoder
-from .train import IDEATrainer, TrainResult
+import importlib
 
-__all__ = [
-    "AnchorBank", "load_names", "IDEAConfig", "TrainConfig", "TrainingSet", "analyzer_face_embedder", "prepare_training_set",
-    "IDEAWeights", "load_idea_weights", "output_paths", "save_training_result", "base_model_fingerprint", "PLACEHOLDER", "Denoiser",
-    "FaceEmbedder", "LatentEncoder", "PromptEncoder", "IDEATrainer", "TrainResult",
-]
+# name -> module: imported on first use, so `python -m faceclip_core.idea train --help` answers without torch
+_EXPORTS = {
+    "AnchorBank": "anchor", "load_names": "anchor", "IDEAConfig": "config", "TrainConfig": "config",
+    "TrainingSet": "dataset", "analyzer_face_embedder": "dataset", "prepare_training_set": "dataset",
+    "IDEAWeights": "files", "load_idea_weights": "files", "output_paths": "files", "save_training_result": "files",
+    "base_model_fingerprint": "fingerprint", "PLACEHOLDER": "interfaces", "Denoiser": "interfaces",
+    "FaceEmbedder": "interfaces", "LatentEncoder": "interfaces", "PromptEncoder": "interfaces",
+    "IDEATrainer": "train", "TrainResult": "train",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

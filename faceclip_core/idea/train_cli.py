@@ -10,17 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
+from ..cli_options import add_dtype_option, require_folder, torch_dtype
 from ..errors import UsageError
-from ..face import DEFAULT_PACK, FaceAnalyzer
-from ..face.images import load_image_file
-from .anchor import AnchorBank, load_names
-from .config import IDEAConfig, TrainConfig
-from .dataset import analyzer_face_embedder, prepare_training_set
-from .files import save_training_result
-from .fingerprint import base_model_fingerprint
-from .train import IDEATrainer
+from ..face.packs import DEFAULT_PACK
+from .config import TrainConfig
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 DEFAULTS = TrainConfig()
@@ -33,30 +26,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sdxl-config", type=Path, help="for a .safetensors --sdxl offline: a diffusers SDXL folder with "
                         "its config files (default: diffusers fetches them from the hub once, then uses its cache)")
     parser.add_argument("--face-models", required=True, type=Path, help="folder holding insightface/models/<pack>/")
-    parser.add_argument("--pack", default=DEFAULT_PACK, help=f"insightface model pack (default {DEFAULT_PACK})")
+    parser.add_argument("--pack", default=DEFAULT_PACK, help="insightface model pack: antelopev2 or buffalo_l")
     parser.add_argument("--name", required=True, help="identity name: files NAME.safetensors, prompt word embedding:NAME")
     parser.add_argument("--out", type=Path, default=Path("."), help="output folder (default: the current one)")
-    parser.add_argument("--steps", type=int, default=DEFAULTS.steps)
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    parser.add_argument("--micro-batch", type=int, default=DEFAULTS.micro_batch, help="samples per pass; 1 fits 12 GB")
-    parser.add_argument("--resolution", type=int, default=DEFAULTS.resolution)
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    parser.add_argument("--steps", type=int, default=DEFAULTS.steps, help="optimiser steps")
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="samples per step (accumulated)")
+    parser.add_argument("--micro-batch", type=int, default=DEFAULTS.micro_batch,
+                        help="samples per forward pass; 1 fits 12 GB")
+    parser.add_argument("--resolution", type=int, default=DEFAULTS.resolution, help="training size in px, a multiple of 64")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="random seed (a new seed is a new run)")
     parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=True,
                         help="recompute the UNet's activations in backward: less memory, slower steps (default: on)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--dtype", default="float16" if torch.cuda.is_available() else "float32",
-                        choices=("float32", "float16", "bfloat16"), help="UNet and text encoders (the VAE runs in float32)")
+    parser.add_argument("--device", default="auto", help="auto (cuda when this torch sees a GPU, else cpu), cpu, cuda or cuda:N")
+    add_dtype_option(parser, "UNet and text encoders; auto: fp16 on CUDA, fp32 on CPU (the VAE runs in fp32)",
+                     default="auto", extra=("auto",))
 
 
-def _photos(folder: Path) -> tuple[list[torch.Tensor], list[str]]:
-    if not folder.is_dir():
-        raise UsageError(f"--images {folder} is not a folder. Put the person's photos in a folder and give its path.")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    photos = [torch.tensor(load_image_file(p), dtype=torch.float32) / 255 for p in files]
-    return photos, [p.name for p in files]
-
-
-def _settings(args: argparse.Namespace) -> TrainConfig:
+def check_arguments(args: argparse.Namespace) -> TrainConfig:
+    """The settings and the given paths, checked before torch or a model loads."""
     for flag in ("steps", "batch_size", "micro_batch", "resolution"):
         if getattr(args, flag) < 1:
             raise UsageError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}.")
@@ -64,18 +51,51 @@ def _settings(args: argparse.Namespace) -> TrainConfig:
         raise UsageError(f"--resolution must be a multiple of 64 (SDXL's UNet), got {args.resolution}. Use 1024.")
     if args.batch_size % args.micro_batch:
         raise UsageError(f"--batch-size {args.batch_size} is not a multiple of --micro-batch {args.micro_batch}.")
+    require_folder(args.images, "--images", "Put the person's photos in a folder and give its path.")
+    if not args.sdxl.exists():
+        raise UsageError(f"SDXL model {args.sdxl} not found. Give a diffusers SDXL folder or an .safetensors checkpoint.")
+    if args.sdxl_config is not None:
+        require_folder(args.sdxl_config, "--sdxl-config", "Give a diffusers SDXL folder with its config files.")
+    require_folder(args.face_models, "--face-models", "Give the folder holding insightface/models/<pack>/, e.g. ComfyUI/models.")
     return TrainConfig(steps=args.steps, batch_size=args.batch_size, micro_batch=args.micro_batch,
                        resolution=args.resolution, seed=args.seed)
 
 
+def _photos(folder: Path):
+    import torch
+
+    from ..face.images import load_image_file
+
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    photos = [torch.tensor(load_image_file(p), dtype=torch.float32) / 255 for p in files]
+    return photos, [p.name for p in files]
+
+
+def _device_and_dtype(args: argparse.Namespace):
+    import torch
+
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    dtype = ("fp16" if torch.device(device).type == "cuda" else "fp32") if args.dtype == "auto" else args.dtype
+    return device, torch_dtype(dtype)
+
+
 def run(args: argparse.Namespace) -> int:
+    settings = check_arguments(args)
     from . import diffusers_sdxl
 
-    settings = _settings(args)
     diffusers_sdxl.require_diffusers()  # the optional extra: say how to install it before any slow work
+    from ..face import FaceAnalyzer
+    from .anchor import AnchorBank, load_names
+    from .config import IDEAConfig
+    from .dataset import analyzer_face_embedder, prepare_training_set
+    from .files import save_training_result
+    from .fingerprint import base_model_fingerprint
+    from .train import IDEATrainer
+
     photos, labels = _photos(args.images)
     analyzer = FaceAnalyzer(args.face_models, pack=args.pack, providers="auto")
-    sdxl = diffusers_sdxl.load_sdxl(args.sdxl, args.device, getattr(torch, args.dtype), args.sdxl_config)
+    device, dtype = _device_and_dtype(args)
+    sdxl = diffusers_sdxl.load_sdxl(args.sdxl, device, dtype, args.sdxl_config)
     encoder = diffusers_sdxl.DiffusersPromptEncoder(sdxl)
     data = prepare_training_set(photos, analyzer_face_embedder(analyzer), diffusers_sdxl.latent_encoder(sdxl),
                                 settings.resolution, labels)

@@ -19,7 +19,6 @@ import numpy as np
 from ..errors import UsageError
 from ..face.images import load_image_file
 from .face_analysis import DetectedFace, FaceAnalyzer
-from .images import encode
 from .shards import ShardWriter
 
 CROP_SIZE = 448
@@ -88,6 +87,8 @@ def _pick_face(faces: list[DetectedFace], options: PrepareOptions) -> tuple[Dete
 
 
 def _sample(image: np.ndarray, face: DetectedFace, entry: Entry, identity: str) -> dict[str, bytes]:
+    from .images import encode  # images.py imports torch, which `train prepare --help` should not wait for
+
     meta = {
         "identity": identity,
         "bbox": [float(v) for v in face.bbox],

@@ -1,6 +1,7 @@
 """The two-branch FaceCLIP encoder: (face, prompt) -> SDXL context (N, 77, 2048) and pooled vector (N, 1280)."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -39,6 +40,7 @@ class FaceFeatures:
 
 
 FaceIndex = Sequence[int | None]
+log = logging.getLogger(__name__)
 
 
 class FaceCLIPEncoder(nn.Module):
@@ -103,6 +105,18 @@ class FaceCLIPEncoder(nn.Module):
         face_rows = torch.tensor(list(with_face), dtype=torch.bool, device=ids.device)
         return ids, (ids == self._id_token_id) & in_prefix & face_rows[:, None]
 
+    def warn_truncated(self, prompts: Sequence[str], face_index: FaceIndex) -> list[int]:
+        """Logs one warning naming each prompt cut to fit the 77-token context and how many tokens it lost
+        (the identity prefix counts on face rows); returns the count per prompt. Callers that encode for a
+        user (encode(), a host's node) call it once per request; training does not."""
+        texts = [f"{self.config.id_prefix} {p}" if i is not None else p for p, i in zip(prompts, face_index)]
+        dropped = [self.tokenizer.dropped_tokens(text) for text in texts]
+        cut = [f"prompt {row + 1} lost its last {n} tokens" for row, n in enumerate(dropped) if n]
+        if cut:
+            log.warning("FaceCLIP reads %d tokens per prompt (start and end included); %s.",
+                        self.tokenizer.context_length, ", ".join(cut))
+        return dropped
+
     def forward(self, features: FaceFeatures | None, prompts: Sequence[str], face_index: FaceIndex) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode all prompts as one batch; row i uses face `face_index[i]` of `features`, or the no-face path if None."""
         if len(face_index) != len(prompts):
@@ -135,6 +149,7 @@ class FaceCLIPEncoder(nn.Module):
         features = None if faces is None else self.encode_faces(faces)
         if face_index is None:
             face_index = default_face_index(0 if features is None else len(features), len(prompts))
+        self.warn_truncated(prompts, face_index)
         return self(features, prompts, face_index)
 
 
