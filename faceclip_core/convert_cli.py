@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .atomic import check_target
 from .encoders.sdxl.checkpoint import DTYPES, read_encoder_state, save_encoder
 
 
@@ -14,7 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_target(args.dst, [args.src])  # before reading gigabytes: a folder, a device or the input itself
     state, config = read_encoder_state(args.src)
-    save_encoder(state, config, args.dst, DTYPES[args.dtype] if args.dtype else None)
+    save_encoder(state, config, args.dst, DTYPES[args.dtype] if args.dtype else None, inputs=[args.src])
     print(f"wrote {args.dst} ({len(state)} tensors{', ' + args.dtype if args.dtype else ''})")
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from ..architecture import check_divisible, from_untrusted
+
 
 @dataclass(frozen=True)
 class IDEAConfig:
@@ -26,7 +28,15 @@ class IDEAConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "IDEAConfig":
-        return cls(**json.loads(text))
+        """The architecture a file states, checked (InvalidArchitecture naming the field) before any module is built."""
+        config = from_untrusted(cls, json.loads(text), BOUNDS)
+        check_divisible(config, [("inner_dim", "heads")])
+        return config
+
+
+# What an ID-EA file may state (field -> inclusive range): well above SDXL's sizes, far below a machine's memory.
+BOUNDS = {"num_tokens": (1, 64), "face_dim": (1, 8192), "width_l": (1, 16384), "width_g": (1, 16384),
+          "inner_dim": (1, 16384), "heads": (1, 256), "gate_scale": (0.0, 100.0)}
 
 
 @dataclass(frozen=True)
