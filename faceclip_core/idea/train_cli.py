@@ -12,13 +12,14 @@ from pathlib import Path
 
 import torch
 
+from ..atomic import check_target
 from ..errors import UsageError
 from ..face import DEFAULT_PACK, FaceAnalyzer
 from ..face.images import load_image_file
 from .anchor import AnchorBank, load_names
 from .config import IDEAConfig, TrainConfig
-from .dataset import analyzer_face_embedder, prepare_training_set
-from .files import save_training_result
+from .dataset import analyzer_face_embedder, check_photo_count, prepare_training_set
+from .files import output_paths, save_training_result, state_path
 from .fingerprint import base_model_fingerprint
 from .train import IDEATrainer
 
@@ -48,10 +49,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=("float32", "float16", "bfloat16"), help="UNet and text encoders (the VAE runs in float32)")
 
 
-def _photos(folder: Path) -> tuple[list[torch.Tensor], list[str]]:
+def _photo_files(folder: Path) -> list[Path]:
+    """The photos in `folder`, at least MIN_IMAGES of them (checked before any model loads)."""
     if not folder.is_dir():
         raise UsageError(f"--images {folder} is not a folder. Put the person's photos in a folder and give its path.")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    check_photo_count(len(files), f" in {folder} ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return files
+
+
+def _photos(files: list[Path]) -> tuple[list[torch.Tensor], list[str]]:
     photos = [torch.tensor(load_image_file(p), dtype=torch.float32) / 255 for p in files]
     return photos, [p.name for p in files]
 
@@ -68,12 +75,20 @@ def _settings(args: argparse.Namespace) -> TrainConfig:
                        resolution=args.resolution, seed=args.seed)
 
 
+def check_arguments(args: argparse.Namespace) -> tuple[TrainConfig, list[Path]]:
+    """Every refusal that needs no model (settings, name, output files, photo count): run before anything loads."""
+    settings = _settings(args)
+    for path in (*output_paths(args.out, args.name), state_path(args.out, args.name)):
+        check_target(path)
+    return settings, _photo_files(args.images)
+
+
 def run(args: argparse.Namespace) -> int:
     from . import diffusers_sdxl
 
-    settings = _settings(args)
     diffusers_sdxl.require_diffusers()  # the optional extra: say how to install it before any slow work
-    photos, labels = _photos(args.images)
+    settings, files = check_arguments(args)
+    photos, labels = _photos(files)
     analyzer = FaceAnalyzer(args.face_models, pack=args.pack, providers="auto")
     sdxl = diffusers_sdxl.load_sdxl(args.sdxl, args.device, getattr(torch, args.dtype), args.sdxl_config)
     encoder = diffusers_sdxl.DiffusersPromptEncoder(sdxl)
@@ -82,8 +97,7 @@ def run(args: argparse.Namespace) -> int:
     fingerprint = base_model_fingerprint(encoder)
     trainer = IDEATrainer(encoder, diffusers_sdxl.DiffusersDenoiser(sdxl, settings.resolution, args.gradient_checkpointing),
                           AnchorBank.from_names(load_names(), encoder), data, IDEAConfig(), settings, sdxl.device, fingerprint)
-    args.out.mkdir(parents=True, exist_ok=True)
-    result = trainer.run(args.out / f"{args.name}.state.pt", progress=_print_progress)
+    result = trainer.run(state_path(args.out, args.name), progress=_print_progress)
     paths = save_training_result(result, trainer.config, args.out, args.name, fingerprint)
     print("\n".join(str(p) for p in paths))
     return 0
