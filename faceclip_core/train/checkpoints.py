@@ -16,9 +16,11 @@ import torch
 import torch.distributed as dist
 
 from ..errors import UsageError
+from ..state_files import read_training_state
 from .stream import Position
 
 STATE_FILE = "state.pt"
+STATE_FIELDS = {"step": int, "weights": dict, "optimizer": dict, "scheduler": dict, "position": dict}
 
 
 def rng_state() -> dict[str, Any]:
@@ -75,7 +77,8 @@ def load(path: Path, rank: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
     state_file = path / STATE_FILE
     if not state_file.is_file():
         raise UsageError(f"{path} is not a training checkpoint ({STATE_FILE} missing); delete it or point to another.")
-    state = torch.load(state_file, map_location="cpu", weights_only=True)
+    fix = f"delete {path} to resume from the checkpoint before it"
+    state = read_training_state(state_file, STATE_FIELDS, fix)
     rng_file = path / f"rng-{rank}.pt"
-    rng = torch.load(rng_file, weights_only=True) if rng_file.is_file() else None
+    rng = read_training_state(rng_file, {"python": tuple, "numpy": list, "torch": torch.Tensor}, fix) if rng_file.is_file() else None
     return state, rng
