@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 from .errors import FaceCLIPError, UsageError
 
 PARTIAL_SUFFIX = ".partial"
+_IO_FAILURE = re.compile(r"I/O error|os error \d+|fail\w* (?:to )?writ|No space left", re.IGNORECASE)
+_OS_ERROR_NUMBER = re.compile(r"os error (\d+)")
 _CAUSES = {
     errno.ENOSPC: "no space left on the device; free some space or write elsewhere",
     errno.EDQUOT: "the disk quota is used up; free some space or write elsewhere",
@@ -31,7 +34,8 @@ _CAUSES = {
 
 def write_error(path: Path, exc: BaseException) -> UsageError:
     """The message for a failed write of `path`: the cause in words, and what the system said."""
-    code = getattr(exc, "errno", None)
+    found = _OS_ERROR_NUMBER.search(str(exc))
+    code = getattr(exc, "errno", None) or (int(found.group(1)) if found else None)
     said = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
     cause = _CAUSES.get(code, said)
     return UsageError(f"Cannot write {path}: {cause}" + (f" ({said})." if cause != said else "."))
@@ -74,10 +78,10 @@ def atomic_path(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (
         os.replace(partial, target)
     except FaceCLIPError:
         raise
-    except OSError as exc:
-        raise write_error(target, exc) from exc
-    except RuntimeError as exc:  # torch.save reports a failed write as RuntimeError ("... failed writing file ...")
-        if "writ" not in str(exc).lower():
+    except Exception as exc:
+        # writers report a failed write in their own way: OSError, torch's RuntimeError ("failed writing file"),
+        # safetensors' SafetensorError ("I/O error: File too large (os error 27)")
+        if not isinstance(exc, OSError) and not _IO_FAILURE.search(str(exc)):
             raise
         raise write_error(target, exc) from exc
     finally:
