@@ -138,3 +138,11 @@ def test_a_damaged_training_checkpoint_is_named(tmp_path):
     torch.save({"step": 10, "weights": {}}, folder / checkpoints.STATE_FILE)
     with pytest.raises(CheckpointError, match="field 'optimizer' of the training state is missing"):
         checkpoints.load(folder, 0)
+
+
+@pytest.mark.parametrize("strength", [float("nan"), float("inf"), "1"])
+def test_a_non_finite_strength_is_refused(tmp_path, strength):
+    from faceclip_core.errors import UsageError
+
+    with pytest.raises(UsageError, match="strength must be a finite number"):
+        load_idea_weights(_idea_file(tmp_path)).apply(torch.randn(1, 77, 2048), strength)

@@ -6,6 +6,7 @@ the anchor bank and the mean face embedding, with metadata (format, config, step
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ..atomic import atomic_path
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UsageError
 from ..names import path_inside
 from .adapter import IDAdapter
 from .config import IDEAConfig
@@ -84,6 +85,8 @@ class IDEAWeights:
     @torch.no_grad()
     def apply(self, context: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
         """SDXL text context (B, L, 2048) -> adapted context; strength 0 returns it unchanged."""
+        if not isinstance(strength, (int, float)) or not math.isfinite(strength):
+            raise UsageError(f"The ID-EA strength must be a finite number, got {strength!r}. Use 0 to 3 (1 is the trained strength).")
         if context.shape[-1] != self.config.context_dim:
             raise BaseModelMismatch(
                 f"This ID-EA file was trained for SDXL (text context width {self.config.context_dim}); the conditioning "
