@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -24,7 +25,7 @@ ImageSource = str | os.PathLike | bytes
 
 def read_image(source: ImageSource, label: str | None = None) -> np.ndarray:
     """An image file (path) or encoded image (bytes) as (H, W, 3) uint8 RGB. `label` names bytes in errors."""
-    name = label or (str(source) if not isinstance(source, bytes) else "the image")
+    name = label or (str(source) if not isinstance(source, bytes) else "given as bytes")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own budget decides, below
@@ -32,8 +33,9 @@ def read_image(source: ImageSource, label: str | None = None) -> np.ndarray:
         with opened:
             check_pixel_budget(opened.size, name)
             return pil_to_rgb(ImageOps.exif_transpose(opened))  # frame 0 of an animation
-    except Image.DecompressionBombError as exc:  # PIL's own limit, hit at open for the largest claims
-        raise UsageError(f"Cannot read image {name}: {exc}. Resize it below {MAX_IMAGE_PIXELS // 10**6} megapixels.") from exc
+    except Image.DecompressionBombError as exc:  # PIL's own limit (2x its warning), hit at open for the largest claims
+        claimed = re.search(r"\((\d+) pixels\)", str(exc))
+        raise _too_large(name, int(claimed.group(1)) if claimed else 0, "") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:  # SyntaxError: PIL's "not a PNG file" etc.
         raise UsageError(f"Cannot read image {name}: {exc}. Give a PNG, JPEG or WebP file.") from exc
 
@@ -42,11 +44,15 @@ def check_pixel_budget(size: tuple[int, int], name: str) -> None:
     """UsageError if a (width, height) picture is larger than MAX_IMAGE_PIXELS."""
     width, height = size
     if width * height > MAX_IMAGE_PIXELS:
-        raise UsageError(
-            f"Image {name} is {width}x{height} px ({width * height / 1e6:.0f} megapixels), more than the "
-            f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels this pack decodes (a file this small claiming this size is a "
-            "decompression bomb). Resize the photo, or use another one."
-        )
+        raise _too_large(name, width * height, f"{width}x{height} px, ")
+
+
+def _too_large(name: str, pixels: int, dimensions: str) -> UsageError:
+    return UsageError(
+        f"Image {name} is {dimensions}{pixels / 1e6:.0f} megapixels, more than the {MAX_IMAGE_PIXELS / 1e6:.0f} "
+        "megapixels this pack decodes (a small file claiming this size is a decompression bomb). Resize the photo, "
+        "or use another one."
+    )
 
 
 def pil_to_rgb(image: Image.Image) -> np.ndarray:
