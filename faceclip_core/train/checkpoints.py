@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ..atomic import atomic_path
 from ..errors import UsageError
 from ..state_files import read_training_state
 from .stream import Position
@@ -56,10 +57,12 @@ def save(folder: Path, step: int, weights: dict[str, torch.Tensor], optimizer: t
         tmp.mkdir(parents=True, exist_ok=True)
     if dist.is_initialized():
         dist.barrier()
-    torch.save(rng_state(), tmp / f"rng-{rank}.pt")
+    with atomic_path(tmp / f"rng-{rank}.pt") as partial:  # a failed write is named, with its cause
+        torch.save(rng_state(), partial)
     if rank == 0:
-        torch.save({"step": step, "weights": weights, "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "position": asdict(position)}, tmp / STATE_FILE)
+        with atomic_path(tmp / STATE_FILE) as partial:
+            torch.save({"step": step, "weights": weights, "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "position": asdict(position)}, partial)
     if dist.is_initialized():
         dist.barrier()
     if rank == 0:

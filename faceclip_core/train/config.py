@@ -133,7 +133,7 @@ RANGES = {
     "steps": (1, None), "batch_size": (1, None), "log_every": (1, None), "save_every": (1, None),
     "validate_every": (1, None), "keep_checkpoints": (0, None), "streams": (1, None), "seed": (0, None),
     "lr": (0.0, None), "weight_decay": (0.0, None), "eps": (0.0, None), "warmup_steps": (0, None), "grad_clip": (0.0, None), "betas": (0.0, 0.9999),
-    "face_weight": (0.0, None), "text_weight": (0.0, None), "image_weight": (0.0, None), "resolution": (64, None),
+    "face_weight": (0.0, None), "text_weight": (0.0, None), "image_weight": (0.0, None), "resolution": (8, None),
     "cond_dropout": (0.0, 1.0), "noise_offset": (0.0, None), "ema_decay": (0.0, 1.0), "train_steps": (1, None),
 }
 EXCLUSIVE_LOW = {"lr", "eps"}  # must be above their lowest value, not equal to it
