@@ -1,8 +1,9 @@
 """The one rule for names a user or a graph gives that become files (ID-EA names, output prefixes).
 
 A graph downloaded from a stranger must not write outside the pack's folders: a name is letters, digits,
-space, `-`, `_` and `.`, not empty, not starting with a dot (no hidden files, no `..`), at most
-MAX_NAME_LENGTH characters; and the path built from it must resolve inside its folder.
+space, `-`, `_` and `.`, not empty, not starting with a dot (no hidden files, no `..`), not a Windows
+device name (CON, NUL, COM1, ...), at most MAX_NAME_LENGTH characters; and the path built from it must
+resolve inside its folder.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from .errors import UsageError
 
 MAX_NAME_LENGTH = 100  # with the longest suffix (".idea.safetensors") well under file systems' 255 bytes
 _ALLOWED = re.compile(r"[^\W_]|[ ._-]")  # a Unicode letter or digit, or one of the four marks
+# Windows opens these as devices whatever the extension ("NUL.safetensors" is the null device)
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
 
 def check_file_name(name: str, what: str) -> str:
@@ -33,6 +36,8 @@ def check_file_name(name: str, what: str) -> str:
     if bad:
         shown = ", ".join(repr(ch) for ch in bad)
         raise UsageError(f"The {what} {name!r} contains {shown}, which a file name here cannot hold. {fix}")
+    if name.split(".")[0].strip().upper() in _WINDOWS_DEVICES:
+        raise UsageError(f"The {what} {name!r} is a device name on Windows, not a file. {fix}")
     return name
 
 

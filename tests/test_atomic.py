@@ -40,10 +40,12 @@ def test_a_failed_write_names_the_path_and_the_cause_and_keeps_the_old_file(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.safetensors"]
 
 
-def test_missing_parent_folders_are_created(tmp_path):
+def test_missing_parent_folders_are_created_and_a_file_in_the_way_is_named(tmp_path):
     target = tmp_path / "a" / "b" / "out.bin"
     write_bytes(target, b"x")
     assert target.read_bytes() == b"x"
+    with pytest.raises(UsageError, match=f"Cannot write {target}/c.bin: a part of the folder path is a file"):
+        write_bytes(target / "c.bin", b"y")
 
 
 def test_a_folder_a_pipe_and_an_input_are_refused_and_left_as_they_are(tmp_path):

@@ -64,6 +64,16 @@ def test_a_folder_given_as_weights_is_called_a_folder(tmp_path):
         read_encoder_state(tmp_path)
 
 
+def test_a_unet_given_as_the_encoder_is_told_one_thing(tmp_path):
+    path = tmp_path / "unet.safetensors"
+    save_file({"down_blocks.0.conv.weight": torch.zeros(1), "mid_block.conv.weight": torch.zeros(1)}, str(path))
+    with pytest.raises(CheckpointError) as caught:
+        read_encoder_state(path)
+    message = str(caught.value)
+    assert "it belongs in models/unet" in message and "Give the FaceCLIP encoder" in message
+    assert "in this folder instead" not in message
+
+
 def _idea_file(tmp_path, config_change=None, tensor_change=None):
     result, _ = sdxl_width_result()
     _, path = save_training_result(result, SDXL_WIDTHS, tmp_path, "jane", "abc")

@@ -20,7 +20,7 @@ def test_ordinary_names_pass(name):
     ("../checkpoints/sd_xl_base_1.0", "starts with a dot"), ("/etc/passwd", r"contains '/'"),
     ("a/../../b", r"contains '/'"), ("C:\\x", "contains ':'"), ("tab\there", r"contains '\\t'"),
     (" padded", "starts or ends with a space"), ("a" * (MAX_NAME_LENGTH + 1), "characters long"),
-    ("nul\x00byte", r"contains '\\x00'"),
+    ("nul\x00byte", r"contains '\\x00'"), ("NUL", "device name on Windows"), ("com1.backup", "device name on Windows"),
 ])
 def test_hostile_names_are_refused_with_the_reason(name, problem):
     with pytest.raises(UsageError, match=f"The ID-EA name .*{problem}.*Use letters, digits"):
