@@ -131,3 +131,16 @@ def test_prepare_that_keeps_nothing_exits_3_with_the_reasons(tmp_path):
     bomb = next(row for row in skipped if row["file"].endswith("bomb.png"))
     assert bomb["reason"] == "unreadable" and "decompression bomb" in bomb["detail"]
     assert json.loads((tmp_path / "data" / "report.json").read_text())["kept"] == {}
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("steps", 0, "steps must be a whole number of at least 1, got 0"),
+    ("batch_size", -2, "batch_size must be a whole number of at least 1, got -2"),
+    ("module_lr", float("nan"), "module_lr must be a finite number >= 0, got nan"),
+    ("resolution", 30, "resolution must be a multiple of 8"),
+])
+def test_id_ea_training_settings_are_checked(setting, value, message):
+    from faceclip_core.idea import TrainConfig
+
+    with pytest.raises(UsageError, match=message):
+        TrainConfig(**{setting: value, **({"micro_batch": 1} if setting == "batch_size" else {})})

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 
 from ..architecture import check_divisible, from_untrusted
+from ..errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -55,5 +57,14 @@ class TrainConfig:
     save_every: int = 50  # steps between resumable training states
 
     def __post_init__(self) -> None:
+        for key in ("steps", "batch_size", "micro_batch", "save_every", "resolution"):
+            if type(getattr(self, key)) is not int or getattr(self, key) < 1:
+                raise UsageError(f"ID-EA training setting {key} must be a whole number of at least 1, got {getattr(self, key)!r}.")
+        for key in ("token_lr_per_sample", "module_lr", "weight_decay", "regularizer_weight"):
+            value = getattr(self, key)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise UsageError(f"ID-EA training setting {key} must be a finite number >= 0, got {value!r}.")
+        if self.resolution % 8:
+            raise UsageError(f"ID-EA training resolution must be a multiple of 8 (the VAE's scale), got {self.resolution}.")
         if self.batch_size % self.micro_batch:
-            raise ValueError(f"batch_size {self.batch_size} is not a multiple of micro_batch {self.micro_batch}")
+            raise UsageError(f"batch_size {self.batch_size} is not a multiple of micro_batch {self.micro_batch}")
