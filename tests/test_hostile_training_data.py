@@ -134,7 +134,7 @@ def test_prepare_that_keeps_nothing_exits_3_with_the_reasons(tmp_path):
 
 
 @pytest.mark.parametrize("setting, value, message", [
-    ("steps", 0, "steps must be a whole number of at least 1, got 0"),
+    ("micro_batch", 0, "micro_batch must be a whole number of at least 1, got 0"),
     ("batch_size", -2, "batch_size must be a whole number of at least 1, got -2"),
     ("module_lr", float("nan"), "module_lr must be a finite number >= 0, got nan"),
     ("resolution", 30, "resolution must be a multiple of 8"),

@@ -57,7 +57,8 @@ class TrainConfig:
     save_every: int = 50  # steps between resumable training states
 
     def __post_init__(self) -> None:
-        for key in ("steps", "batch_size", "micro_batch", "save_every", "resolution"):
+        # steps and save_every are not checked here: the resumable state's identity is this config with both 0
+        for key in ("batch_size", "micro_batch", "resolution"):
             if type(getattr(self, key)) is not int or getattr(self, key) < 1:
                 raise UsageError(f"ID-EA training setting {key} must be a whole number of at least 1, got {getattr(self, key)!r}.")
         for key in ("token_lr_per_sample", "module_lr", "weight_decay", "regularizer_weight"):
