@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .atomic import check_target
 from .cli_options import add_dtype_option, require_file, torch_dtype
 
 
@@ -15,9 +16,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_file(args.src, "IN.pt", "Give the FaceCLIP encoder file to convert.")
+    check_target(args.dst, [args.src])  # before reading gigabytes: a folder, a device or the input itself
     from .encoders.sdxl.checkpoint import read_encoder_state, save_encoder
 
     state, config = read_encoder_state(args.src)
-    save_encoder(state, config, args.dst, torch_dtype(args.dtype) if args.dtype else None)
+    save_encoder(state, config, args.dst, torch_dtype(args.dtype) if args.dtype else None, inputs=[args.src])
     print(f"wrote {args.dst} ({len(state)} tensors{', ' + args.dtype if args.dtype else ''})")
     return 0

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
+from .atomic import check_target
 from .errors import FaceCLIPError
 
 OFFICIAL_REPO = "ByteDance/FaceCLIP"
@@ -35,6 +36,16 @@ def _progress_tqdm(progress: Progress):
     return ReportingTqdm
 
 
+def _said(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
+
+
 def download_official(
     name: str, dest_dir: str | os.PathLike, progress: Progress | None = None, endpoint: str | None = None,
     save_as: str | None = None,
@@ -42,27 +53,44 @@ def download_official(
     """Download the official file `name` (a key of OFFICIAL_FILES) to dest_dir/(save_as or name); returns that path.
 
     The file is fetched into a staging folder beside the destination and moved in place only once
-    complete, so an interrupted download never leaves a half file under the final name.
+    complete and of the size the hub states, so an interrupted download never leaves a half file under
+    the final name; the staging folder is removed whatever happens. Offline (HF_HUB_OFFLINE=1, or the hub
+    unreachable) it fails at once, before any retry.
     """
     if name not in OFFICIAL_FILES:
         raise FaceCLIPError(f"unknown official file {name!r}; choose one of {sorted(OFFICIAL_FILES)}")
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
 
     repo_path, _ = OFFICIAL_FILES[name]
     dest_dir = Path(dest_dir)
-    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = check_target(dest_dir / (save_as or name))
+
+    def failed(cause: str) -> FaceCLIPError:
+        return FaceCLIPError(
+            f"Could not download {repo_path} from https://huggingface.co/{OFFICIAL_REPO} ({cause}). "
+            f"Check the connection, or download it in a browser and put it in {dest_dir} as {save_as or name}."
+        )
+
+    if _offline():
+        raise failed("HF_HUB_OFFLINE is set: downloads are switched off; unset it to download")
+    try:  # one request without retries: an unreachable hub is reported now, not after half a minute of retries
+        expected = get_hf_file_metadata(hf_hub_url(OFFICIAL_REPO, repo_path, endpoint=endpoint), endpoint=endpoint).size
+    except Exception as exc:  # network, auth, missing file: all end the same way for the user
+        raise failed(_said(exc)) from exc
     staging = dest_dir / ".faceclip-download"
     try:
-        fetched = hf_hub_download(
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        fetched = Path(hf_hub_download(
             OFFICIAL_REPO, repo_path, local_dir=staging, endpoint=endpoint,
             tqdm_class=_progress_tqdm(progress) if progress else None,
-        )
+        ))
+        if expected is not None and fetched.stat().st_size != expected:
+            raise failed(f"the file has {fetched.stat().st_size:,} bytes, the hub says {expected:,}; it was cut short")
+        os.replace(fetched, target)
+    except FaceCLIPError:
+        raise
     except Exception as exc:  # network, auth, disk: all end the same way for the user
-        raise FaceCLIPError(
-            f"Could not download {repo_path} from https://huggingface.co/{OFFICIAL_REPO} ({type(exc).__name__}: {exc}). "
-            f"Check the connection, or download it in a browser and put it in {dest_dir} as {save_as or name}."
-        ) from exc
-    target = dest_dir / (save_as or name)
-    os.replace(fetched, target)
-    shutil.rmtree(staging, ignore_errors=True)
+        raise failed(_said(exc)) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return target

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .atomic import atomic_path, check_target
 from .cli_options import add_dtype_option, require_file, torch_dtype
 from .errors import UsageError
 
@@ -26,20 +27,24 @@ def check_arguments(args: argparse.Namespace) -> None:
     require_file(args.weights, "--weights", "Give the FaceCLIP encoder file (python -m faceclip_core download fetches it).")
     if not args.no_face:
         require_file(args.face, "--face", "Give an aligned face crop (python -m faceclip_core detect writes one).")
+    check_target(args.out, _inputs(args))
+
+
+def _inputs(args: argparse.Namespace) -> list[Path]:
+    return [args.weights] + ([args.face] if args.face is not None else [])
 
 
 def read_face(path: Path):
-    """An image file as a (1, H, W, 3) float RGB tensor in [0, 1] (ComfyUI's IMAGE layout)."""
-    import numpy as np
+    """An image file as a (1, H, W, 3) float RGB tensor in [0, 1] (ComfyUI's IMAGE layout), read by the pack's one
+    reader (EXIF rotation, 16-bit, greyscale, pixel budget) and refused when too small for a face crop."""
     import torch
-    from PIL import Image, UnidentifiedImageError
 
-    try:
-        with Image.open(path) as image:
-            rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    except (OSError, UnidentifiedImageError) as exc:
-        raise UsageError(f"cannot read the face image {path}: {exc}") from exc
-    return torch.from_numpy(rgb)[None]
+    from .face_input import check_face_crop_size
+    from .image_files import read_image
+
+    rgb = read_image(path)
+    check_face_crop_size(*rgb.shape[:2], what=f"The face crop {path}")
+    return torch.from_numpy(rgb).float()[None] / 255.0
 
 
 def resolve_device(name: str) -> str:
@@ -62,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     face = None if args.no_face else read_face(args.face)
     encoder = load_encoder(args.weights, device=device, dtype=torch_dtype(args.dtype))
     context, pooled = encoder.encode(face, args.prompt)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({"context": context.float().cpu().contiguous(), "pooled": pooled.float().cpu().contiguous()}, str(args.out))
+    with atomic_path(args.out, _inputs(args)) as partial:
+        save_file({"context": context.float().cpu().contiguous(), "pooled": pooled.float().cpu().contiguous()}, str(partial))
     print(f"wrote {args.out}: context {tuple(context.shape)}, pooled {tuple(pooled.shape)}")
     return 0

@@ -5,6 +5,17 @@ import torch
 
 from .errors import UsageError
 
+# A user's face crop is resized to the face ViT's 112 px: below this there is no face left to recognise
+# (a 1x1 "crop" would still give conditioning, of nobody). The detector writes 448 px crops.
+MIN_FACE_CROP_SIDE = 32
+
+
+def check_face_crop_size(height: int, width: int, what: str = "The face crop") -> None:
+    """UsageError if a crop given by a user is smaller than MIN_FACE_CROP_SIDE on a side."""
+    if min(height, width) < MIN_FACE_CROP_SIDE:
+        raise UsageError(f"{what} is {width}x{height} px; a face crop needs at least {MIN_FACE_CROP_SIDE} px on each "
+                         "side. Give the aligned crop `python -m faceclip_core detect IMG --out-crop CROP.png` writes (448 px).")
+
 
 def faces_to_nchw(faces: torch.Tensor) -> torch.Tensor:
     """Accepts (F, H, W, C) as ComfyUI's IMAGE, (F, C, H, W), or one (H, W, C) / (C, H, W) crop.

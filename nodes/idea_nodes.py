@@ -16,7 +16,7 @@ from faceclip_core.idea import (PLACEHOLDER, AnchorBank, IDEAConfig, IDEATrainer
                                 base_model_fingerprint, checkpointing, load_idea_weights, load_names, prepare_training_set,
                                 save_training_result)
 from faceclip_core.idea.errors import TrainingCancelled
-from faceclip_core.idea.files import WEIGHTS_SUFFIX, IDEAWeights
+from faceclip_core.idea.files import WEIGHTS_SUFFIX, IDEAWeights, output_paths, state_path
 
 from . import host
 
@@ -242,6 +242,9 @@ class IDEATrain:
         import comfy.model_management
         import folder_paths
 
+        # the name becomes files: checked (faceclip_core.names) before anything slow runs
+        state = state_path(Path(folder_paths.get_output_directory()) / "idea_training", name)
+        output_paths(_embeddings_dir(), name)
         micro_batch = min(micro_batch, batch_size)
         settings = TrainConfig(steps=steps, batch_size=batch_size - batch_size % micro_batch, micro_batch=micro_batch,
                                resolution=resolution, seed=seed)
@@ -252,8 +255,6 @@ class IDEATrain:
             denoiser = HostDenoiser(model, resolution)
             trainer = IDEATrainer(encoder, denoiser, AnchorBank.from_names(load_names(), encoder), data, IDEAConfig(),
                                   settings, denoiser.device, fingerprint)
-            state = Path(folder_paths.get_output_directory()) / "idea_training" / f"{name}.state.pt"
-            state.parent.mkdir(parents=True, exist_ok=True)
             layers = unet_layers(denoiser.base.diffusion_model) if gradient_checkpointing else []
             try:
                 with checkpointing.gradient_checkpointing(layers), closing(TrainingProgress(name, steps)) as progress:

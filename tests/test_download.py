@@ -43,3 +43,33 @@ def test_download_cli_places_files_where_the_workflows_look(tmp_path, monkeypatc
         assert (tmp_path / "unet" / "faceclip_unet.pt").read_bytes() == b"unet"
         assert cli_main(["download", "--models-dir", str(tmp_path), "--only", "unet"]) == 0
     assert "exists; skipped" in capsys.readouterr().out
+
+
+def test_an_unreachable_hub_fails_at_once_without_retries(tmp_path, caplog):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(FaceCLIPError, match="Could not download model/unet.pt .*Connect.*Check the connection"):
+        download_official("unet.pt", tmp_path / "unet", endpoint=endpoint)
+    assert "Retrying" not in caplog.text
+    assert not (tmp_path / "unet").exists()
+
+
+def test_a_short_download_is_refused_and_its_staging_folder_removed(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    original = huggingface_hub.hf_hub_download
+
+    def cut_short(*args, **kwargs):  # a transfer that ended early without an error
+        path = original(*args, **kwargs)
+        with open(path, "r+b") as f:
+            f.truncate(100)
+        return path
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", cut_short)  # download_official imports it when called
+    with fake_hub({f"{OFFICIAL_REPO}/model/unet.pt": bytes(4096)}) as endpoint:
+        with pytest.raises(FaceCLIPError, match="the file has 100 bytes, the hub says 4,096; it was cut short"):
+            download_official("unet.pt", tmp_path / "unet", endpoint=endpoint)
+    assert list((tmp_path / "unet").iterdir()) == []  # no staging folder, no half file

@@ -62,7 +62,7 @@ def test_errors_exit_2_with_a_message(files, capsys):
     assert "give --face IMG" in capsys.readouterr().err
     (tmp / "broken.png").write_bytes(b"not an image")
     assert cli_main(base + ["--face", str(tmp / "broken.png")]) == 2
-    assert "cannot read the face image" in capsys.readouterr().err
+    assert "Cannot read image" in capsys.readouterr().err
     assert cli_main(["encode", "--weights", str(tmp / "missing.pt"), "--prompt", "p", "--no-face", "--device", "cpu",
                      "--out", str(tmp / "x.safetensors")]) == 2
     assert "does not exist" in capsys.readouterr().err

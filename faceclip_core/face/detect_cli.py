@@ -10,10 +10,9 @@ import contextlib
 import json
 import sys
 
-import numpy as np
-from PIL import Image
-
+from ..atomic import check_target
 from ..errors import UsageError
+from ..image_files import save_image
 from .analyzer import FaceAnalyzer, no_face_error
 from .faces import Face
 from .images import load_image_file
@@ -45,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # stdout carries only the JSON: anything a library prints goes to stderr instead.
     with contextlib.redirect_stdout(sys.stderr):
+        check_outputs(args)
         image = load_image_file(args.image)
         analyzer = FaceAnalyzer(args.models_dir, pack=args.pack, providers=args.providers)
         faces = analyzer.detect(image)
@@ -52,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
             raise no_face_error(f"{args.image} ({image.shape[1]}x{image.shape[0]} px)")
         picked = pick_face(faces, args.pick)
         if args.out_crop:
-            _save(faces[picked].crop, args.out_crop)
+            save_image(faces[picked].crop, args.out_crop)
         if args.out_preview:
-            _save(draw_preview(image, faces, picked), args.out_preview)
+            save_image(draw_preview(image, faces, picked), args.out_preview)
     print(json.dumps({"faces": [_face_json(face, index == picked) for index, face in enumerate(faces)]}))
     return 0
 
@@ -68,8 +68,8 @@ def _face_json(face: Face, picked: bool) -> dict:
     }
 
 
-def _save(rgb: np.ndarray, path: str) -> None:
-    try:
-        Image.fromarray(rgb).save(path)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"Cannot write {path}: {exc}. Give a writable path ending in .png.") from exc
+def check_outputs(args: argparse.Namespace) -> None:
+    """--out-crop / --out-preview refused before any model loads: a folder, a device, the input image itself."""
+    for path in (args.out_crop, args.out_preview):
+        if path:
+            check_target(path, [args.image])

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from ..errors import UsageError
+from ..image_files import pil_to_rgb, read_image, to_uint8
 
 MIN_IMAGE_SIDE = 32  # the detector's smallest faces are ~16 px; below 32 px there is nothing to align
 
@@ -27,8 +28,8 @@ def as_image_list(images: Any) -> list[np.ndarray]:
     return [to_rgb_uint8(array, index) for index, array in enumerate(arrays)]
 
 
-def to_rgb_uint8(image: Any, index: int = 0) -> np.ndarray:
-    """A single image as an (H, W, 3) uint8 RGB array; `index` names it in error messages."""
+def to_rgb_uint8(image: Any, index: int | str | Path = 0) -> np.ndarray:
+    """A single image as an (H, W, 3) uint8 RGB array; `index` (a number or a file) names it in error messages."""
     array = _as_array(image)
     if array.ndim == 2:
         array = array[..., None]
@@ -38,7 +39,7 @@ def to_rgb_uint8(image: Any, index: int = 0) -> np.ndarray:
             "with C = 1, 2, 3 or 4 channels last."
         )
     colour = array[..., :3] if array.shape[-1] >= 3 else np.repeat(array[..., :1], 3, axis=-1)
-    rgb = _to_uint8(colour, index)
+    rgb = to_uint8(colour, f"Image {index}")
     height, width = rgb.shape[:2]
     if min(height, width) < MIN_IMAGE_SIDE:
         raise UsageError(
@@ -49,38 +50,14 @@ def to_rgb_uint8(image: Any, index: int = 0) -> np.ndarray:
 
 
 def load_image_file(path: str | Path) -> np.ndarray:
-    """An image file as (H, W, 3) uint8 RGB, upright per its EXIF orientation. UsageError if unreadable."""
-    try:
-        with Image.open(path) as opened:
-            return to_rgb_uint8(ImageOps.exif_transpose(opened))
-    except (FileNotFoundError, IsADirectoryError, UnidentifiedImageError, OSError) as exc:
-        raise UsageError(f"Cannot read image {path}: {exc}. Give a PNG, JPEG or WebP file.") from exc
+    """An image file as (H, W, 3) uint8 RGB, read by the pack's one reader (image_files.read_image); UsageError if
+    unreadable, too large or too small for face analysis."""
+    return to_rgb_uint8(read_image(path), path)
 
 
 def _as_array(image: Any) -> np.ndarray:
     if isinstance(image, Image.Image):
-        return _pil_to_array(image)
+        return pil_to_rgb(image)
     if hasattr(image, "detach") and hasattr(image, "cpu"):  # a torch tensor, without importing torch
         image = image.detach().cpu().float().numpy()
     return np.asarray(image)
-
-
-def _pil_to_array(image: Image.Image) -> np.ndarray:
-    if image.mode.startswith("I;16") or image.mode == "I":
-        return np.asarray(image).astype(np.uint16)  # 16-bit grey; 'I' is how some PIL versions open it
-    if image.mode == "F":
-        return np.asarray(image, dtype=np.float32)
-    if image.mode in ("L", "LA", "RGB", "RGBA"):
-        return np.asarray(image)
-    return np.asarray(image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"))
-
-
-def _to_uint8(array: np.ndarray, index: int) -> np.ndarray:
-    if array.dtype == np.uint8:
-        return array
-    if array.dtype == np.uint16:
-        return ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    if np.issubdtype(array.dtype, np.floating):
-        return np.rint(np.nan_to_num(array, nan=0.0).clip(0.0, 1.0) * 255).astype(np.uint8)
-    raise UsageError(f"Image {index} has dtype {array.dtype}: use uint8, uint16 (16-bit) or float in [0, 1].")
-

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
+
+from ..architecture import check_divisible, from_untrusted
+from ..errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,15 @@ class IDEAConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "IDEAConfig":
-        return cls(**json.loads(text))
+        """The architecture a file states, checked (InvalidArchitecture naming the field) before any module is built."""
+        config = from_untrusted(cls, json.loads(text), BOUNDS)
+        check_divisible(config, [("inner_dim", "heads")])
+        return config
+
+
+# What an ID-EA file may state (field -> inclusive range): well above SDXL's sizes, far below a machine's memory.
+BOUNDS = {"num_tokens": (1, 64), "face_dim": (1, 8192), "width_l": (1, 16384), "width_g": (1, 16384),
+          "inner_dim": (1, 16384), "heads": (1, 256), "gate_scale": (0.0, 100.0)}
 
 
 @dataclass(frozen=True)
@@ -47,5 +59,15 @@ class TrainConfig:
     save_every: int = 50  # steps between resumable training states
 
     def __post_init__(self) -> None:
+        # steps and save_every are not checked here: the resumable state's identity is this config with both 0
+        for key in ("batch_size", "micro_batch", "resolution"):
+            if type(getattr(self, key)) is not int or getattr(self, key) < 1:
+                raise UsageError(f"ID-EA training setting {key} must be a whole number of at least 1, got {getattr(self, key)!r}.")
+        for key in ("lr_per_sample", "weight_decay", "regularizer_weight"):
+            value = getattr(self, key)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise UsageError(f"ID-EA training setting {key} must be a finite number >= 0, got {value!r}.")
+        if self.resolution % 8:
+            raise UsageError(f"ID-EA training resolution must be a multiple of 8 (the VAE's scale), got {self.resolution}.")
         if self.batch_size % self.micro_batch:
-            raise ValueError(f"batch_size {self.batch_size} is not a multiple of micro_batch {self.micro_batch}")
+            raise UsageError(f"batch_size {self.batch_size} is not a multiple of micro_batch {self.micro_batch}")

@@ -27,6 +27,13 @@ class TrainingSet:
         return F.normalize(self.faces.mean(0), dim=0)
 
 
+def check_photo_count(count: int, where: str = "") -> None:
+    """UsageError unless there are at least MIN_IMAGES photos; `where` says where they were looked for."""
+    if count < MIN_IMAGES:
+        raise UsageError(f"ID-EA learns an identity from at least {MIN_IMAGES} photos of the person; got {count}{where}. "
+                         "Add more photos (3 to 10 with different poses, lighting and backgrounds work best).")
+
+
 def square_crop(image: torch.Tensor, resolution: int) -> torch.Tensor:
     """(H, W, 3) in [0, 1] -> (3, resolution, resolution): centre square, resized with antialiasing."""
     h, w = image.shape[:2]
@@ -65,9 +72,7 @@ def prepare_training_set(
 ) -> TrainingSet:
     """images: (H, W, 3) in [0, 1], sizes may differ. labels name them in errors (default: their index)."""
     labels = list(labels) if labels is not None else [f"#{i} of {len(images)}" for i in range(len(images))]
-    if len(images) < MIN_IMAGES:
-        raise UsageError(f"ID-EA learns an identity from at least {MIN_IMAGES} photos of the person; got {len(images)}. "
-                         "Add more photos (3 to 10 with different poses, lighting and backgrounds work best).")
+    check_photo_count(len(images))
     faces = face_embeddings(images, embedder, labels)
     latents = []
     with torch.no_grad():

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from ..atomic import atomic_path
-from ..errors import UsageError
+from ..errors import CheckpointError, UsageError
+from ..state_files import read_training_state
 from .adapter import IDAdapter
 from .anchor import AnchorBank
 from .config import IDEAConfig, TrainConfig
@@ -159,6 +160,10 @@ class IDEATrainer:
         train = replace(self.train_config, steps=0, save_every=0)
         return {"config": self.config.to_json(), "train": repr(train), "base": self.base_fingerprint}
 
+    # what load_state needs of a saved state, and its types (a damaged file fails here, naming the field)
+    STATE_FIELDS = {"identity": dict, "step": int, "losses": list, "tokens_l": torch.Tensor, "tokens_g": torch.Tensor,
+                    "enhancer": dict, "adapter": dict, "optimizer": dict, "generator": torch.Tensor}
+
     def save_state(self, path: str | os.PathLike) -> None:
         state = {
             "identity": self._identity(),
@@ -175,19 +180,26 @@ class IDEATrainer:
             torch.save(state, partial)
 
     def load_state(self, path: str | os.PathLike) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = read_training_state(path, self.STATE_FIELDS, f"delete {path} to start the training over")
         saved, ours = state["identity"], self._identity()
+        if set(saved) != set(ours):
+            raise CheckpointError(f"{path}: its 'identity' field is not the one this trainer writes. "
+                                  f"Delete {path} to start the training over.")
         if saved["base"] != ours["base"]:
             raise BaseModelMismatch(f"{path} was trained on another base model (fingerprint {saved['base']}, this one "
                                     f"{ours['base']}). Load the same SDXL checkpoint as before, or delete {path} to start over.")
         if saved != ours:
             raise UsageError(f"{path} was saved with other settings ({saved['train']}; now {ours['train']}). "
                              f"Use the same settings to resume, or delete {path} to start over.")
-        with torch.no_grad():
-            self.tokens_l.copy_(state["tokens_l"])
-            self.tokens_g.copy_(state["tokens_g"])
-        self.enhancer.load_state_dict(state["enhancer"])
-        self.adapter.load_state_dict(state["adapter"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        self.step_count, self.losses = state["step"], list(state["losses"])
+        try:
+            with torch.no_grad():
+                self.tokens_l.copy_(state["tokens_l"])
+                self.tokens_g.copy_(state["tokens_g"])
+            self.enhancer.load_state_dict(state["enhancer"])
+            self.adapter.load_state_dict(state["adapter"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.generator.set_state(state["generator"])
+            self.step_count, self.losses = int(state["step"]), [float(x) for x in state["losses"]]
+        except (RuntimeError, ValueError, TypeError, KeyError) as exc:
+            raise CheckpointError(f"{path}: the saved training state does not fit this run ({str(exc).splitlines()[0]}). "
+                                  f"Delete {path} to start the training over.") from exc

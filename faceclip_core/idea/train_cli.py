@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..cli_options import add_dtype_option, require_folder, torch_dtype
 from ..errors import UsageError
+from ..names import check_file_name
 from ..face.packs import DEFAULT_PACK
 from .config import TrainConfig
 
@@ -43,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_arguments(args: argparse.Namespace) -> TrainConfig:
-    """The settings and the given paths, checked before torch or a model loads."""
+    """The settings, the name and the given paths, checked before torch or a model loads."""
+    check_file_name(args.name, "ID-EA name")
     for flag in ("steps", "batch_size", "micro_batch", "resolution"):
         if getattr(args, flag) < 1:
             raise UsageError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}.")
@@ -61,12 +63,25 @@ def check_arguments(args: argparse.Namespace) -> TrainConfig:
                        resolution=args.resolution, seed=args.seed)
 
 
-def _photos(folder: Path):
+def check_outputs_and_photos(args: argparse.Namespace) -> list[Path]:
+    """The name rule, the files it will write and the photo count (these need torch, not a model); the photos."""
+    from ..atomic import check_target
+    from .dataset import check_photo_count
+    from .files import output_paths, state_path
+
+    for path in (*output_paths(args.out, args.name), state_path(args.out, args.name)):
+        check_target(path)
+    folder = args.images
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    check_photo_count(len(files), f" in {folder} ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return files
+
+
+def _photos(files: list[Path]):
     import torch
 
     from ..face.images import load_image_file
 
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     photos = [torch.tensor(load_image_file(p), dtype=torch.float32) / 255 for p in files]
     return photos, [p.name for p in files]
 
@@ -84,15 +99,16 @@ def run(args: argparse.Namespace) -> int:
     from . import diffusers_sdxl
 
     diffusers_sdxl.require_diffusers()  # the optional extra: say how to install it before any slow work
+    files = check_outputs_and_photos(args)
     from ..face import FaceAnalyzer
     from .anchor import AnchorBank, load_names
     from .config import IDEAConfig
     from .dataset import analyzer_face_embedder, prepare_training_set
-    from .files import save_training_result
+    from .files import save_training_result, state_path
     from .fingerprint import base_model_fingerprint
     from .train import IDEATrainer
 
-    photos, labels = _photos(args.images)
+    photos, labels = _photos(files)
     analyzer = FaceAnalyzer(args.face_models, pack=args.pack, providers="auto")
     device, dtype = _device_and_dtype(args)
     sdxl = diffusers_sdxl.load_sdxl(args.sdxl, device, dtype, args.sdxl_config)
@@ -102,8 +118,7 @@ def run(args: argparse.Namespace) -> int:
     fingerprint = base_model_fingerprint(encoder)
     trainer = IDEATrainer(encoder, diffusers_sdxl.DiffusersDenoiser(sdxl, settings.resolution, args.gradient_checkpointing),
                           AnchorBank.from_names(load_names(), encoder), data, IDEAConfig(), settings, sdxl.device, fingerprint)
-    args.out.mkdir(parents=True, exist_ok=True)
-    result = trainer.run(args.out / f"{args.name}.state.pt", progress=_print_progress)
+    result = trainer.run(state_path(args.out, args.name), progress=_print_progress)
     paths = save_training_result(result, trainer.config, args.out, args.name, fingerprint)
     print("\n".join(str(p) for p in paths))
     return 0

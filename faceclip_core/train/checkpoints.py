@@ -15,10 +15,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ..atomic import atomic_path
 from ..errors import UsageError
+from ..state_files import read_training_state
 from .stream import Position
 
 STATE_FILE = "state.pt"
+STATE_FIELDS = {"step": int, "weights": dict, "optimizer": dict, "scheduler": dict, "position": dict}
 
 
 def rng_state() -> dict[str, Any]:
@@ -54,10 +57,12 @@ def save(folder: Path, step: int, weights: dict[str, torch.Tensor], optimizer: t
         tmp.mkdir(parents=True, exist_ok=True)
     if dist.is_initialized():
         dist.barrier()
-    torch.save(rng_state(), tmp / f"rng-{rank}.pt")
+    with atomic_path(tmp / f"rng-{rank}.pt") as partial:  # a failed write is named, with its cause
+        torch.save(rng_state(), partial)
     if rank == 0:
-        torch.save({"step": step, "weights": weights, "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "position": asdict(position)}, tmp / STATE_FILE)
+        with atomic_path(tmp / STATE_FILE) as partial:
+            torch.save({"step": step, "weights": weights, "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "position": asdict(position)}, partial)
     if dist.is_initialized():
         dist.barrier()
     if rank == 0:
@@ -75,7 +80,8 @@ def load(path: Path, rank: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
     state_file = path / STATE_FILE
     if not state_file.is_file():
         raise UsageError(f"{path} is not a training checkpoint ({STATE_FILE} missing); delete it or point to another.")
-    state = torch.load(state_file, map_location="cpu", weights_only=True)
+    fix = f"delete {path} to resume from the checkpoint before it"
+    state = read_training_state(state_file, STATE_FIELDS, fix)
     rng_file = path / f"rng-{rank}.pt"
-    rng = torch.load(rng_file, weights_only=True) if rng_file.is_file() else None
+    rng = read_training_state(rng_file, {"python": tuple, "numpy": list, "torch": torch.Tensor}, fix) if rng_file.is_file() else None
     return state, rng

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ class DataSection:
     # Processes own whole streams, so the sample order does not depend on how many processes run.
     streams: int = 8
     prefetch: bool = True  # decode the next batch in a background worker
+    # A `pipe:COMMAND` shard in index.json runs COMMAND (without a shell) and reads its output. A dataset from
+    # elsewhere could run anything that way, so it is refused unless this is set by someone who trusts the index.
+    allow_pipe: bool = False
 
 
 @dataclass
@@ -124,6 +128,15 @@ CHOICES = {
     "image_target": ("full", "crop"),
     "architecture": ("official", "tiny"),
 }
+# Values a run can train with: (lowest, highest) inclusive, None for no bound; checked by name in every section.
+RANGES = {
+    "steps": (1, None), "batch_size": (1, None), "log_every": (1, None), "save_every": (1, None),
+    "validate_every": (1, None), "keep_checkpoints": (0, None), "streams": (1, None), "seed": (0, None),
+    "lr": (0.0, None), "weight_decay": (0.0, None), "eps": (0.0, None), "warmup_steps": (0, None), "grad_clip": (0.0, None), "betas": (0.0, 0.9999),
+    "face_weight": (0.0, None), "text_weight": (0.0, None), "image_weight": (0.0, None), "resolution": (8, None),
+    "cond_dropout": (0.0, 1.0), "noise_offset": (0.0, None), "ema_decay": (0.0, 1.0), "train_steps": (1, None),
+}
+EXCLUSIVE_LOW = {"lr", "eps"}  # must be above their lowest value, not equal to it
 PATH_KEYS = {"out", "train", "val", "encoder", "text_l", "text_g", "face_vit", "image_tower_l", "image_tower_g", "sdxl", "unet"}
 
 
@@ -137,7 +150,10 @@ def _convert(value: Any, kind: Any, where: str) -> Any:
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise UsageError(f"{where} must be a list, got {value!r}.")
-        return origin(value)
+        items = typing.get_args(kind)
+        if origin is tuple and len(value) != len(items):
+            raise UsageError(f"{where} must be a list of {len(items)} values, got {value!r}.")
+        return origin(_convert(item, items[0] if origin is list else items[i], where) for i, item in enumerate(value))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind in (int, float, str, bool) and type(value) is not kind:
@@ -167,10 +183,28 @@ def from_dict(cls: type[Config], data: dict[str, Any], where: str = "", base: Pa
         value = _convert(data[key], kind, f"'{name}'") if key in data else getattr(defaults, key)
         if key in CHOICES and value not in CHOICES[key]:
             raise UsageError(f"'{name}' = {value!r} is not one of {', '.join(CHOICES[key])}.{_did_you_mean(str(value), CHOICES[key])}")
+        _check_range(key, value, name)
         if key in PATH_KEYS and value and base is not None and "://" not in value:
             value = str((base / value).resolve())
         values[key] = value
     return cls(**values)
+
+
+def _check_range(key: str, value: Any, name: str) -> None:
+    """UsageError for a number a run cannot train with (steps = 0, a NaN learning rate, streams = -1, ...)."""
+    if isinstance(value, (tuple, list)):
+        for item in value:
+            _check_range(key, item, name)
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"'{name}' = {value!r} is not a finite number.")
+    if key not in RANGES or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    low, high = RANGES[key]
+    if value < low or (key in EXCLUSIVE_LOW and value == low) or (high is not None and value > high):
+        allowed = f"above {low}" if key in EXCLUSIVE_LOW else f"at least {low}"
+        allowed += f" and at most {high}" if high is not None else ""
+        raise UsageError(f"'{name}' = {value!r} must be {allowed}.")
 
 
 def _shallow(section: Any) -> dict[str, Any]:

@@ -16,7 +16,6 @@ def export_encoder(encoder: FaceCLIPEncoder, out: Path, safetensors_dtype: torch
                    official_dtype: torch.dtype = torch.bfloat16) -> list[Path]:
     """Write `face_clip_encoder.safetensors` (config inside; fp32 unless told) and the released `.pt` layout (bf16)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
     save_encoder(state, encoder.config, out / SAFETENSORS_NAME, safetensors_dtype)
     save_official_encoder(state, out / OFFICIAL_NAME, official_dtype, encoder.config)

@@ -1,5 +1,5 @@
-"""Image bytes in shards <-> arrays, and the square crops batches carry. Decoding any photo mode is face analysis's
-(`faceclip_core.face.images`), so a training sample reads exactly as the analyser saw it."""
+"""Image bytes in shards <-> arrays, and the square crops batches carry. Decoding is the pack's one image reader
+(`faceclip_core.image_files`), so a training sample reads exactly as the analyser saw it."""
 from __future__ import annotations
 
 import io
@@ -8,14 +8,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..face.images import to_rgb_uint8
+from ..image_files import read_image
 from .vision_tower import resize_center_crop
 
 
 def decode(data: bytes) -> np.ndarray:
     """Encoded image bytes -> (H, W, 3) uint8 RGB."""
-    with Image.open(io.BytesIO(data)) as image:
-        return to_rgb_uint8(image)
+    return read_image(data, "in a shard")
 
 
 def encode(array: np.ndarray, fmt: str, quality: int = 95) -> bytes:

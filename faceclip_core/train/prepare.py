@@ -16,6 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..atomic import atomic_path, write_text
 from ..errors import UsageError
 from ..face.images import load_image_file
 from .face_analysis import DetectedFace, FaceAnalyzer
@@ -23,6 +24,12 @@ from .shards import ShardWriter
 
 CROP_SIZE = 448
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+class NothingKept(UsageError):
+    """Every photo was skipped: the dataset is empty (exit code 3, as for "no face")."""
+
+    exit_code = 3
 
 
 @dataclass
@@ -123,13 +130,14 @@ def prepare(
     held_out = set(random.Random(options.seed).sample(labelled, min(options.val_identities, len(labelled))))
     if options.val_identities and len(labelled) <= options.val_identities:
         raise UsageError(f"--val-identities {options.val_identities} needs more identities than that; the data has {len(labelled)} labelled ones.")
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a folder for the dataset.")
     writers = {"train": ShardWriter(out / "train", options.shard_size)}
     if held_out:
         writers["val"] = ShardWriter(out / "val", options.shard_size)
     skipped: collections.Counter[str] = collections.Counter()
     kept: collections.Counter[str] = collections.Counter()
-    with open(out / "skipped.jsonl", "w") as log:
+    with atomic_path(out / "skipped.jsonl") as skipped_log, open(skipped_log, "w") as log:
         def skip(entry: Entry, reason: str, detail: str = "") -> None:
             skipped[reason] += 1
             log.write(json.dumps({"file": str(entry.path), "reason": reason, "detail": detail}) + "\n")
@@ -140,7 +148,7 @@ def prepare(
                 continue
             try:
                 image = load_image_file(entry.path)
-            except UsageError as exc:  # unreadable, or too small for face analysis at all
+            except UsageError as exc:  # unreadable, a decompression bomb, or too small for face analysis at all
                 skip(entry, "unreadable", str(exc))
                 continue
             if min(image.shape[:2]) < options.min_image_side:
@@ -163,5 +171,10 @@ def prepare(
         "shards": {split: len(index["shards"]) for split, index in indexes.items()},
         "val_identities": sorted(held_out),
     }
-    (out / "report.json").write_text(json.dumps(report, indent=1))
+    write_text(out / "report.json", json.dumps(report, indent=1))
+    if not sum(kept.values()):
+        reasons = ", ".join(f"{count} {reason}" for reason, count in skipped.most_common())
+        raise NothingKept(f"prepare kept none of the {len(entries)} photos under {images} ({reasons}); each photo and "
+                          f"its reason is listed in {out / 'skipped.jsonl'}. Lower --min-face / --min-image-side / "
+                          "--min-score, add captions, or use other photos.")
     return report

@@ -7,6 +7,7 @@ from typing import Callable
 
 import torch
 
+from ..atomic import write_text
 from . import distributed
 from .config import Stage1Config, Stage2Config, to_dict
 from .distributed import Dist
@@ -27,13 +28,12 @@ def _run(cfg: Stage1Config | Stage2Config, stage: Stage, export: Callable[[Objec
     """`stage(ctx)` -> (objective, decode, collate, validator); trains to run.steps and exports on the main process."""
     ctx = distributed.setup()
     try:
-        shards = read_index(cfg.data.train)
+        shards = read_index(cfg.data.train, cfg.data.allow_pipe)
         objective, decode, collate, validator = stage(ctx)
         stream = BatchStream(shards, cfg.data.streams, cfg.run.batch_size, ctx.rank, ctx.world, cfg.run.seed, decode, collate)
         out = Path(cfg.run.out)
         if ctx.is_main:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=1))
+            write_text(out / "config.json", json.dumps(to_dict(cfg), indent=1))
         objective = train(objective, lambda start: stream(start, cfg.data.prefetch), cfg.run, cfg.optim, ctx, validator)
         if ctx.is_main:
             export(objective, out / "export")
@@ -50,7 +50,7 @@ def run_stage1(cfg: Stage1Config) -> Stage1Objective:
         if cfg.data.val and ctx.is_main:
             from .validation import RetrievalValidator  # reads the held-out set once, only when asked for
 
-            validator = RetrievalValidator(read_index(cfg.data.val), image_size(objective))
+            validator = RetrievalValidator(read_index(cfg.data.val, cfg.data.allow_pipe), image_size(objective))
         return objective, Stage1Decoder(image_size(objective)), collate_stage1, validator
 
     return _run(cfg, stage, lambda objective, out: export_encoder(objective.encoder, out))

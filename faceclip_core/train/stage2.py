@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from ..atomic import atomic_path, write_text
 from ..encoders.sdxl.checkpoint import read_checkpoint
 from ..errors import CheckpointError, UsageError
 from ..encoders.sdxl.model import FaceCLIPEncoder
@@ -142,11 +143,12 @@ def export_unet(unet: nn.Module, out: Path, dtype: torch.dtype = torch.bfloat16)
     """`unet.pt` (the official layout) and a diffusers `diffusion_pytorch_model.safetensors` with its config.json."""
     from safetensors.torch import save_file
 
-    out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().to(dtype).contiguous() for k, v in unet.state_dict().items()}
-    torch.save(state, out / UNET_PT_NAME)
-    save_file(state, str(out / UNET_SAFETENSORS_NAME), metadata={"format": "pt"})
-    (out / "config.json").write_text(json.dumps(dict(unet.config), indent=1, default=str))
+    with atomic_path(out / UNET_PT_NAME) as partial:
+        torch.save(state, partial)
+    with atomic_path(out / UNET_SAFETENSORS_NAME) as partial:
+        save_file(state, str(partial), metadata={"format": "pt"})
+    write_text(out / "config.json", json.dumps(dict(unet.config), indent=1, default=str))
     return [out / UNET_PT_NAME, out / UNET_SAFETENSORS_NAME]
 
 

@@ -9,6 +9,7 @@ import os
 import pickle
 import struct
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -85,6 +86,8 @@ def _load_safetensors(path: Path) -> tuple[StateDict, dict[str, str]]:
 def read_checkpoint(path: str | os.PathLike) -> tuple[StateDict, dict[str, str]]:
     """All tensors of a `.pt`/`.pth`/`.safetensors` file and its metadata; never unpickles code."""
     path = Path(path)
+    if path.is_dir():
+        raise _fail(path, "is a folder, not a weights file.", "Give the path of the encoder file inside it (face_clip_encoder.pt or a .safetensors).")
     if not path.is_file():
         raise _fail(path, "does not exist.", f"Put the FaceCLIP encoder there; it is published at {OFFICIAL_SOURCE}.")
     kind = _file_kind(path)
@@ -147,9 +150,10 @@ def config_of(path: Path, metadata: dict[str, str], config: FaceCLIPConfig | Non
     if CONFIG_METADATA_KEY in metadata:
         try:
             return FaceCLIPConfig.from_json(metadata[CONFIG_METADATA_KEY])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise _fail(path, f"has an unreadable '{CONFIG_METADATA_KEY}' metadata entry ({exc}).",
-                        "Convert the official .pt again with `python -m faceclip_core convert`.") from exc
+        except ValueError as exc:  # bad JSON, or InvalidArchitecture naming the field
+            raise _fail(path, f"states an architecture that cannot be built: metadata '{CONFIG_METADATA_KEY}' field {exc}.",
+                        "The file is damaged or not made by this pack: convert the official .pt again with "
+                        "`python -m faceclip_core convert`.") from exc
     return OFFICIAL
 
 
@@ -166,12 +170,13 @@ def read_encoder_state(
     problems = _shape_errors(state, expected)
     if problems:
         looks_like = describe_keys(list(raw))
-        hint = (
-            "A FaceCLIP encoder of another size? Files written by `python -m faceclip_core convert` or "
-            "save_encoder() carry their architecture in their metadata."
-            if looks_like == "a FaceCLIP encoder"
-            else f"Put the FaceCLIP encoder ({OFFICIAL_SOURCE}) in this folder instead."
-        )
+        if looks_like == "a FaceCLIP encoder":
+            hint = ("A FaceCLIP encoder of another size? Files written by `python -m faceclip_core convert` or "
+                    "save_encoder() carry their architecture in their metadata.")
+        elif "belongs in" in looks_like:  # the message already says where that file goes
+            hint = f"Give the FaceCLIP encoder ({OFFICIAL_SOURCE}) here instead."
+        else:
+            hint = f"Put the FaceCLIP encoder ({OFFICIAL_SOURCE}) in this folder instead."
         raise CheckpointError(
             f"{path} is not the expected FaceCLIP encoder: it looks like {looks_like} ({len(raw)} tensors), "
             f"expected the {len(expected)} tensors of FaceCLIP_L_G. " + "; ".join(problems) + f". {hint}"
@@ -179,15 +184,16 @@ def read_encoder_state(
     return state, config
 
 
-def save_encoder(state: StateDict, config: FaceCLIPConfig, path: str | os.PathLike, dtype: torch.dtype | None = None) -> None:
+def save_encoder(state: StateDict, config: FaceCLIPConfig, path: str | os.PathLike, dtype: torch.dtype | None = None,
+                 inputs: Iterable[str | os.PathLike] = ()) -> None:
     """Write a `.safetensors` with the architecture in its metadata; floats cast to `dtype` when given.
 
-    Written to a temporary name and renamed, so an interrupted write never leaves a half file in place.
+    Written through atomic_path: an interrupted write never leaves a half file, and `inputs` are never overwritten.
     """
     tensors = {
         k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous() for k, v in state.items()
     }
-    with atomic_path(path) as partial:
+    with atomic_path(path, inputs) as partial:
         save_file(tensors, str(partial), metadata={CONFIG_METADATA_KEY: config.to_json(), "format": "pt"})
 
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...architecture import check_at_most, check_divisible, from_untrusted
 from ..face_vit import FaceViTConfig
 
 
@@ -77,12 +78,24 @@ class FaceCLIPConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FaceCLIPConfig":
-        def branch(d: dict[str, Any]) -> BranchConfig:
-            return BranchConfig(
-                face=FaceViTConfig(**d["face"]), text=TextTowerConfig(**d["text"]), fusion=FusionConfig(**d["fusion"])
-            )
+        """The architecture a file states, checked (InvalidArchitecture naming the field) before any module is built."""
+        config = from_untrusted(cls, data, BOUNDS, {"activation": ("quick_gelu", "gelu")})
+        for b in ("l", "g"):
+            check_divisible(config, [(f"{b}.text.width", f"{b}.text.heads"), (f"{b}.face.width", f"{b}.face.heads"),
+                                     (f"{b}.text.width", f"{b}.fusion.text_heads"), (f"{b}.text.width", f"{b}.fusion.deform_heads"),
+                                     (f"{b}.fusion.bi_attn_dim", f"{b}.fusion.bi_attn_heads")])
+            check_at_most(config, [(f"{b}.face.patch_size", f"{b}.face.image_size")])
+        return config
 
-        return cls(l=branch(data["l"]), g=branch(data["g"]), id_prefix=data["id_prefix"], id_word=data["id_word"])
+
+# What a file may state (field name -> inclusive range): well above the official sizes, far below what
+# would exhaust a machine while the model is built on the meta device.
+BOUNDS = {
+    "width": (1, 16384), "layers": (1, 256), "heads": (1, 256), "mlp_ratio": (0.25, 16.0), "context_length": (1, 4096),
+    "vocab_size": (1, 1_000_000), "image_size": (1, 4096), "patch_size": (1, 4096), "feature_dim": (1, 16384),
+    "feature_bn_eps": (0.0, 1.0), "bi_attn_dim": (1, 65536), "bi_attn_heads": (1, 256), "text_heads": (1, 256),
+    "text_ffn_dim": (1, 65536), "deform_heads": (1, 256), "deform_points": (1, 64), "deform_ffn_dim": (1, 65536),
+}
 
 
 OFFICIAL = FaceCLIPConfig()
