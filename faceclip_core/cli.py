@@ -20,6 +20,11 @@ COMMANDS = {
     "download": ("faceclip_core.download_cli", "fetch the official FaceCLIP encoder and UNet into a ComfyUI models folder"),
     "detect": ("faceclip_core.face.detect_cli", "find faces in an image, pick one and write its aligned 448 crop"),
 }
+# command groups with their own parsers: `faceclip idea train ...` = `python -m faceclip_core.idea train ...`
+GROUPS = {
+    "idea": ("faceclip_core.idea.__main__", "ID-EA: learn an identity from photos (idea train --help)"),
+    "train": ("faceclip_core.train.__main__", "FaceCLIP training: prepare | stage1 | stage2 (train stage1 --help)"),
+}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -34,11 +39,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             module = importlib.import_module(module_name)
             module.add_arguments(sub)
             sub.set_defaults(run=module.run)
+    for name, (_, help_text) in GROUPS.items():  # listed in --help; main() hands their arguments on
+        subparsers.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in GROUPS:
+        return importlib.import_module(GROUPS[argv[0]][0]).main(argv[1:])
     args = build_parser(next((arg for arg in argv if not arg.startswith("-")), "")).parse_args(argv)
     setup_logging()
     return run_command(lambda: args.run(args))

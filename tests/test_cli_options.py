@@ -166,3 +166,16 @@ def test_a_python_without_torch_gets_one_line_saying_to_install_it(tmp_path):
                             env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert result.returncode == 2
     assert result.stderr.startswith("error: this command needs PyTorch") and "Traceback" not in result.stderr
+
+
+def test_one_command_reaches_the_id_ea_and_training_commands(capsys):
+    """`faceclip idea ...` and `faceclip train ...` are the same parsers as `python -m faceclip_core.idea|train`."""
+    from faceclip_core import cli
+
+    for argv, expected in ((["idea", "train", "--help"], "--face-models"), (["train", "stage1", "--help"], "--config")):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(argv)
+        assert exc.value.code == 0 and expected in capsys.readouterr().out
+    assert cli.main(["idea", "train", "--images", "/nowhere", "--sdxl", "/nowhere", "--face-models", "/nowhere",
+                     "--name", "jane"]) == 2
+    assert "--images /nowhere is not a folder" in capsys.readouterr().err
