@@ -95,8 +95,8 @@ def read_t5xxl_state(path: str | os.PathLike, config: FaceT5Config) -> StateDict
 
     Every tensor of the FaceT5 T5 must be there with the FaceT5 file's shape. Both layouts compute the
     same function (T5-v1.1: unscaled attention, block-0 relative bias shared by all blocks, gated tanh
-    GELU, RMSNorm), so the mapping is exact; whether the values equal the release's frozen T5 is a
-    property of the two files, which `python -m faceclip_core convert --compare-t5` checks.
+    GELU, RMSNorm), so the mapping is exact. Whether the values equal the release's frozen T5 is a
+    property of the two real files, which `t5_differences` measures; it is not known from the layout.
     """
     path = Path(path)
     raw, metadata = read_checkpoint(path)
@@ -122,3 +122,17 @@ def read_t5xxl_state(path: str | os.PathLike, config: FaceT5Config) -> StateDict
             + ". Pick ComfyUI's t5xxl_fp16.safetensors (or t5xxl_fp8_e4m3fn) from models/text_encoders, or none."
         )
     return state
+
+
+def t5_differences(facet5_state: StateDict, t5_state: StateDict) -> dict[str, float]:
+    """Per T5 tensor, the largest |release - stock| relative to the tensor's largest magnitude.
+
+    0 everywhere means the stock file holds exactly the release's T5; differences around the storage
+    precision (bf16: 4e-3, fp8: 6e-2) are rounding; larger ones mean the release's T5 was changed.
+    """
+    result = {}
+    for key, stock in t5_state.items():
+        release = facet5_state[key].float()
+        scale = release.abs().max().clamp(min=1e-12)
+        result[key] = ((release - stock.float()).abs().max() / scale).item()
+    return result
