@@ -225,3 +225,14 @@ def test_no_second_copy_when_the_file_dtype_is_kept(tmp_path):
     on_file = [k for k, v in floats.items() if any(a <= v.data_ptr() < b for a, b in ranges)]
     assert ranges and len(on_file) == len(floats)  # every weight is read from the mapping, none copied
     assert model.encode(None, "a")[0].dtype == torch.bfloat16
+
+
+def test_compare_t5_command(weights, tmp_path, capsys):
+    same = _write_t5xxl(weights, tmp_path / "t5xxl_fp16.safetensors")
+    assert cli_main(["compare-t5", str(weights), str(same)]) == 0
+    assert "agree within rounding" in capsys.readouterr().out
+    state = load_file(str(same))
+    state["encoder.block.1.layer.1.DenseReluDense.wo.weight"] *= 1.02  # a fine-tuned tensor
+    save_file(state, str(tmp_path / "changed.safetensors"))
+    assert cli_main(["compare-t5", str(weights), str(tmp_path / "changed.safetensors")]) == 1
+    assert "block.1.ff_layer.wo.weight" in capsys.readouterr().out
