@@ -87,6 +87,8 @@ def test_face_index_errors(encoder, faces):
         encoder.encode(faces, PROMPTS[:2], face_index=[0, 2])
     with pytest.raises(UsageError, match="2 faces and 3 prompts"):
         encoder.encode(faces, PROMPTS)
+    with pytest.raises(UsageError, match="no prompt was given"):
+        encoder.encode(None, [])
 
 
 @pytest.mark.parametrize("storage", [torch.bfloat16, torch.float8_e4m3fn])
