@@ -181,6 +181,8 @@ def test_wrong_and_broken_files(weights, tmp_path):
     torch.save(state, tmp_path / "cut.pt")
     with pytest.raises(CheckpointError, match="1 missing: encoder_2.fuser.encoder.text_layers.1.norm2.bias"):
         load_facet5(tmp_path / "cut.pt")
+    with pytest.raises(CheckpointError, match="does not exist. Put the FaceT5 encoder there"):
+        load_facet5(tmp_path / "missing.pt")
     evil = tmp_path / "evil.pt"
     torch.save({"x": torch.zeros(1), "code": Image.Image}, evil)
     with pytest.raises(CheckpointError, match="refused"):

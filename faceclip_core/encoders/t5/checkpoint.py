@@ -42,6 +42,8 @@ def check_state(state: StateDict, config: FaceT5Config, where: str) -> None:
 def read_facet5_state(path: str | os.PathLike) -> tuple[StateDict, FaceT5Config]:
     """The state dict (release key names, memory-mapped where the format allows) and its architecture."""
     path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: does not exist. Put the FaceT5 encoder there; it is published at {SOURCE}.")
     state, _metadata = read_checkpoint(path)
     if not is_facet5(list(state)):
         raise CheckpointError(

@@ -12,13 +12,9 @@ from torch import nn
 
 from .. import casting
 from ..attention import Operations
+from ..sdxl.loader import _aligned
 from .checkpoint import read_facet5_state, read_t5xxl_state
 from .model import FaceT5Encoder
-
-
-def _aligned(tensor: torch.Tensor) -> torch.Tensor:
-    """safetensors packs tensors without padding; CPU kernels take other paths on unaligned data (see sdxl.loader)."""
-    return tensor if tensor.data_ptr() % 64 == 0 else tensor.clone()
 
 
 def _stored(tensor: torch.Tensor, storage: torch.dtype, compute: torch.dtype) -> torch.Tensor:
