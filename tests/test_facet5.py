@@ -107,10 +107,11 @@ def test_storage_dtype_with_fp32_compute(weights, encoder, faces, storage):
         assert cosine > 0.99 and (context - expected).abs().mean() < 0.1
 
 
-def test_bf16_compute(weights, encoder, faces):
-    model = load_facet5(weights, dtype=torch.bfloat16)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_16_bit_compute(weights, encoder, faces, dtype):
+    model = load_facet5(weights, dtype=dtype)
     context, pooled = model.encode(faces[:1], PROMPTS[0])
-    assert context.dtype == torch.bfloat16
+    assert context.dtype == pooled.dtype == dtype
     expected, _ = encoder.encode(faces[:1], PROMPTS[0])
     assert (context.float() - expected).abs().max() < 0.25  # 16-bit compute through 2+2+2 layers
 
