@@ -183,9 +183,6 @@ def facet5_test_size(repeats: int) -> None:
 
 
 def facet5_memory_estimate() -> None:
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
-    from bench_idea import LiveBytes
     from faceclip_core.encoders.t5.config import OFFICIAL
     from faceclip_core.encoders.t5.model import FaceT5Encoder
 
@@ -209,24 +206,61 @@ def facet5_memory_estimate() -> None:
         total = (matrices * matrix_bytes + vectors * vector_bytes) / gib
         cast = f" (+ up to {largest * 2 / gib:.2f} GiB while one matrix is cast to bf16 at use)" if matrix_bytes == 1 else ""
         print(f"    weights stored {name:13}: {total:6.2f} GiB{cast}")
+    weights, added = facet5_encode_fake_bytes(OFFICIAL, torch.bfloat16)
+    print(f"    encode 1 face + 5 rows at bf16 compute: weights {weights / gib:.2f} GiB, peak added by the encode "
+          f"{added / gib:.2f} GiB")
+    # the count checked against a real CPU encode of a mid-size model (fp32, the CPU's compute dtype)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from tiny_facet5 import tiny_facet5_config
+
+    mid = tiny_facet5_config(d_model=1024, t5_heads=16, d_ff=2816, bi_attn_dim=256, text_ffn_dim=256, image_ffn_dim=512)
+    _, fake_added = facet5_encode_fake_bytes(mid, torch.float32)
+    print(f"    check at T5 width 1024, fp32: fake count {fake_added / 2**20:.0f} MiB, real CPU encode "
+          f"{facet5_encode_real_bytes(mid) / 2**20:.0f} MiB (process high-water mark)")
+
+
+def facet5_encode_fake_bytes(config, dtype: torch.dtype) -> tuple[int, int]:
+    """(weight bytes, peak bytes an encode of the benchmark's rows adds), counted on fake tensors."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from bench_idea import LiveBytes
+    from faceclip_core.encoders.t5.model import FaceT5Encoder
+
     previous = torch.get_default_dtype()
     fake = FakeTensorMode(allow_non_fake_inputs=True)  # meta parameters become fake in to_empty
     try:
-        torch.set_default_dtype(torch.bfloat16)  # built in its dtype: .to() cannot convert fake parameters
+        torch.set_default_dtype(dtype)  # built in its dtype: .to() cannot convert fake parameters
         with torch.device("meta"):
-            encoder = FaceT5Encoder(OFFICIAL)
+            encoder = FaceT5Encoder(config)
         with fake:
             encoder = encoder.to_empty(device="cpu").eval().requires_grad_(False)
             tracker = LiveBytes()
             tracker.track([*encoder.parameters(), *encoder.buffers()])
             weights = tracker.live
             with tracker, torch.inference_mode():
-                face = torch.rand(1, 448, 448, 3)
-                facet5_patterns(encoder, face)[1]()
+                facet5_patterns(encoder, torch.rand(1, 448, 448, 3))[1]()
     finally:
         torch.set_default_dtype(previous)
-    print(f"    encode 1 face + 5 rows at bf16 compute: weights {weights / gib:.2f} GiB, peak added by the encode "
-          f"{(tracker.peak - weights) / gib:.2f} GiB")
+    return weights, tracker.peak - weights
+
+
+def facet5_encode_real_bytes(config) -> int:
+    """Resident memory a real fp32 CPU encode adds at its peak (Linux): the process's high-water mark."""
+    import ctypes
+
+    from faceclip_core.encoders.t5.model import FaceT5Encoder
+
+    def status(field: str) -> int:
+        return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(field))
+
+    ctypes.CDLL(None).mallopt(-3, 1 << 16)  # M_MMAP_THRESHOLD: big blocks are mmapped, given back to the OS when freed
+    encoder = FaceT5Encoder(config).eval().requires_grad_(False)
+    ours = facet5_patterns(encoder, torch.rand(1, 448, 448, 3))[1]
+    ours()  # warm-up: one-off allocations, the black-face cache
+    before = status("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+    ours()
+    return status("VmHWM") - before
 
 
 def facet5_full_size_gpu(repeats: int) -> None:
