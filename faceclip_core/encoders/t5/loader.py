@@ -53,7 +53,8 @@ def load_facet5(
     storage = storage_dtype or dtype
     if storage != dtype and ops is nn:
         ops = casting
-    state = {k: _stored(v, storage, dtype) for k, v in state.items()}
+    for key in list(state):  # in place: each source tensor is freed as soon as its stored form exists
+        state[key] = _stored(state[key], storage, dtype)
     with torch.device("meta"):
         model = FaceT5Encoder(config, ops)
     model.load_state_dict(state, strict=True, assign=True)
