@@ -184,6 +184,7 @@ def facet5_test_size(repeats: int) -> None:
 
 def facet5_memory_estimate() -> None:
     from faceclip_core.encoders.t5.config import OFFICIAL
+    from faceclip_core.encoders.t5.loader import matrix_keys
     from faceclip_core.encoders.t5.model import FaceT5Encoder
 
     gib = 2**30
@@ -198,12 +199,13 @@ def facet5_memory_estimate() -> None:
         keys = [k for k in state if k.startswith(prefix) and k not in counted]
         counted.update(keys)
         print(f"    {label:20} {sum(state[k].numel() for k in keys) / 1e9:6.3f} B")
-    matrices = sum(v.numel() for v in state.values() if v.ndim >= 2)
-    vectors = sum(v.numel() for v in state.values() if v.ndim < 2)
+    stored = matrix_keys(meta)
+    matrices = sum(v.numel() for k, v in state.items() if k in stored)
+    rest = sum(v.numel() for k, v in state.items() if k not in stored)
     largest = max(v.numel() for v in state.values())
-    # matrices in the storage dtype; vectors in the compute dtype (fp32 with fp32 storage, else bf16)
-    for name, matrix_bytes, vector_bytes in (("fp32", 4, 4), ("bf16", 2, 2), ("fp8 (e4m3fn)", 1, 2)):
-        total = (matrices * matrix_bytes + vectors * vector_bytes) / gib
+    # matrices in the storage dtype; the rest in the compute dtype (fp32 with fp32 storage, else bf16)
+    for name, matrix_bytes, rest_bytes in (("fp32", 4, 4), ("bf16", 2, 2), ("fp8 (e4m3fn)", 1, 2)):
+        total = (matrices * matrix_bytes + rest * rest_bytes) / gib
         cast = f" (+ up to {largest * 2 / gib:.2f} GiB while one matrix is cast to bf16 at use)" if matrix_bytes == 1 else ""
         print(f"    weights stored {name:13}: {total:6.2f} GiB{cast}")
     weights, added = facet5_encode_fake_bytes(OFFICIAL, torch.bfloat16)

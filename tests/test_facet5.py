@@ -96,7 +96,10 @@ def test_storage_dtype_with_fp32_compute(weights, encoder, faces, storage):
     stored = load_facet5(weights, dtype=torch.float32, storage_dtype=storage)
     wi = stored.encoder_2.t5_encoder.block[0].ff_layer.act.wi_0.weight
     assert wi.dtype == storage
-    assert stored.encoder_2.t5_encoder.final_layer_norm.weight.dtype == torch.float32
+    assert stored.encoder_2.fuser.encoder.text_layers[0].self_attn.in_proj_weight.dtype == storage
+    for kept in (stored.encoder_2.t5_encoder.final_layer_norm.weight, stored.encoder_2.positional_embedding,
+                 stored.encoder_2.face_encoder.pos_embed, stored.encoder_2.fuser.encoder.fusion_layers[0].gamma_l):
+        assert kept.dtype == torch.float32
     context, pooled = stored.encode(faces[:1], PROMPTS[0])
     expected, expected_pooled = encoder.encode(faces[:1], PROMPTS[0])
     assert context.dtype == torch.float32
