@@ -14,8 +14,8 @@ from .errors import FaceCLIPError
 
 # command -> (module, one-line help)
 COMMANDS = {
-    "encode": ("faceclip_core.encode_cli", "encode an aligned face crop and prompts into SDXL conditioning"),
-    "convert": ("faceclip_core.convert_cli", "convert a FaceCLIP encoder checkpoint to .safetensors"),
+    "encode": ("faceclip_core.encode_cli", "encode an aligned face crop and prompts into SDXL or FLUX (FaceT5) conditioning"),
+    "convert": ("faceclip_core.convert_cli", "convert a FaceCLIP-SDXL or FaceT5 encoder checkpoint to .safetensors"),
     "download": ("faceclip_core.download_cli", "fetch the official FaceCLIP encoder and UNet into a ComfyUI models folder"),
     "detect": ("faceclip_core.face.detect_cli", "find faces in an image, pick one and write its aligned 448 crop"),
 }

@@ -1,4 +1,9 @@
-"""`encode`: face crop + prompts -> SDXL conditioning tensors in a .safetensors file."""
+"""`encode`: face crop + prompts -> conditioning tensors in a .safetensors file.
+
+The encoder kind is recognised from the weights file: FaceCLIP-SDXL (`face_clip_encoder.pt`) gives
+context (N, 77, 2048) and pooled (N, 1280); FaceT5 (`face_t5_encoder.pt`, FLUX) gives context
+(N, 512, 4096) and pooled (N, 768). N = number of prompts.
+"""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +19,8 @@ from .errors import UsageError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", required=True, type=Path, help="FaceCLIP encoder: official .pt or converted .safetensors")
+    p.add_argument("--weights", required=True, type=Path,
+                   help="FaceCLIP-SDXL or FaceT5 encoder: official .pt or converted .safetensors (the kind is read from the file)")
     p.add_argument("--face", type=Path, help="an already-aligned face crop (any size; resized as the official pipeline does)")
     p.add_argument("--prompt", action="append", required=True, help="a prompt; repeat for several (one batch)")
     p.add_argument("--no-face", action="store_true", help="every row takes the no-face path (the official negative); --face is not needed")
@@ -34,14 +40,17 @@ def read_face(path: Path) -> torch.Tensor:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .encoders.kind import FACET5, encoder_kind
     from .encoders.sdxl.loader import load_encoder
+    from .encoders.t5.loader import load_facet5
 
     if args.face is None and not args.no_face:
         raise UsageError("give --face IMG (an aligned face crop), or --no-face for the no-face path")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda was asked for, but this torch sees no CUDA GPU; use --device cpu")
     face = None if args.no_face else read_face(args.face)
-    encoder = load_encoder(args.weights, device=args.device, dtype=DTYPES[args.dtype])
+    load = load_facet5 if encoder_kind(args.weights) == FACET5 else load_encoder
+    encoder = load(args.weights, device=args.device, dtype=DTYPES[args.dtype])
     context, pooled = encoder.encode(face, args.prompt)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_file({"context": context.float().cpu().contiguous(), "pooled": pooled.float().cpu().contiguous()}, str(args.out))

@@ -1,4 +1,5 @@
-"""CLIP byte-pair tokenizer, offline, with open_clip's "lower" text cleaning (what FaceCLIP tokenizes with).
+"""CLIP byte-pair tokenizer, offline, with open_clip's "lower" text cleaning (what FaceCLIP tokenizes with)
+or with transformers' CLIPTokenizer cleaning and padding (what FaceT5's CLIP-L is called with).
 
 The vocabulary is OpenAI CLIP's BPE merges file, carried in faceclip_core/data (MIT, see the licence
 beside it), so no hub call and no open_clip_torch (which drags torchvision and timm) are needed.
@@ -7,9 +8,10 @@ from __future__ import annotations
 
 import gzip
 import html
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import ftfy
 import regex
@@ -45,10 +47,33 @@ def clean_text(text: str) -> str:
     return " ".join(text.split()).strip().lower()
 
 
-class ClipTokenizer:
-    """Turns prompts into (N, 77) token ids: start token, BPE ids, end token, zero padding."""
+def clean_text_transformers(text: str) -> str:
+    """transformers 4.45's CLIPTokenizer with ftfy installed: ftfy fix, collapse whitespace, lower-case.
 
-    def __init__(self, bpe_path: Path = BPE_PATH, context_length: int = 77):
+    No HTML unescaping (unlike open_clip): '&amp;' stays three tokens. Newer transformers clean
+    differently (NFC + lower-case); FaceT5's numbers were made with the official pin, 4.45.2.
+    """
+    return " ".join(ftfy.fix_text(text).split()).lower()
+
+
+@dataclass(frozen=True)
+class Cleaning:
+    """How a CLIP tokenizer variant prepares text: cleaning, the special tokens' spelling in text, padding."""
+
+    clean: Callable[[str], str]
+    start: str
+    end: str
+    pad_with_end: bool  # transformers pads with the end token, open_clip with 0
+
+
+OPEN_CLIP = Cleaning(clean_text, START_TOKEN, END_TOKEN, pad_with_end=False)
+TRANSFORMERS = Cleaning(clean_text_transformers, "<|startoftext|>", "<|endoftext|>", pad_with_end=True)
+
+
+class ClipTokenizer:
+    """Turns prompts into (N, 77) token ids: start token, BPE ids, end token, padding (0, or the end token)."""
+
+    def __init__(self, bpe_path: Path = BPE_PATH, context_length: int = 77, cleaning: Cleaning = OPEN_CLIP):
         try:
             lines = gzip.open(bpe_path).read().decode("utf-8").split("\n")
         except OSError as exc:
@@ -65,18 +90,21 @@ class ClipTokenizer:
                 f"The CLIP tokenizer vocabulary {bpe_path} has {len(set(vocab))} distinct tokens, expected {VOCAB_SIZE}. "
                 "The file is damaged: reinstall comfyui-faceclip."
             )
+        self.cleaning = cleaning
+        # the special tokens are spelled as this variant recognises them in text; their ids do not change
+        vocab[-2:] = [cleaning.start, cleaning.end]
         self.encoder = {token: i for i, token in enumerate(vocab)}
         self.bpe_ranks = {merge: i for i, merge in enumerate(merges)}
         self.byte_encoder = _bytes_to_unicode()
         self.context_length = context_length
-        self.start_id = self.encoder[START_TOKEN]
-        self.end_id = self.encoder[END_TOKEN]
+        self.start_id = self.encoder[cleaning.start]
+        self.end_id = self.encoder[cleaning.end]
         self.vocab_size = len(vocab)
         self._word_pattern = regex.compile(
-            rf"{START_TOKEN}|{END_TOKEN}|'s|'t|'re|'ve|'m|'ll|'d|[\p{{L}}]+|[\p{{N}}]|[^\s\p{{L}}\p{{N}}]+",
+            rf"{regex.escape(cleaning.start)}|{regex.escape(cleaning.end)}|'s|'t|'re|'ve|'m|'ll|'d|[\p{{L}}]+|[\p{{N}}]|[^\s\p{{L}}\p{{N}}]+",
             regex.IGNORECASE,
         )
-        self._bpe_cache: dict[str, str] = {START_TOKEN: START_TOKEN, END_TOKEN: END_TOKEN}
+        self._bpe_cache: dict[str, str] = {cleaning.start: cleaning.start, cleaning.end: cleaning.end}
 
     def _bpe(self, token: str) -> str:
         cached = self._bpe_cache.get(token)
@@ -105,7 +133,7 @@ class ClipTokenizer:
     def encode(self, text: str) -> list[int]:
         """BPE ids of the cleaned text, without start/end tokens."""
         ids: list[int] = []
-        for word in self._word_pattern.findall(clean_text(text)):
+        for word in self._word_pattern.findall(self.cleaning.clean(text)):
             chars = "".join(self.byte_encoder[b] for b in word.encode("utf-8"))
             ids.extend(self.encoder[piece] for piece in self._bpe(chars).split(" "))
         return ids
@@ -114,7 +142,8 @@ class ClipTokenizer:
         """(N, context_length) int64 ids; an over-long text keeps its first tokens and ends with the end token."""
         if isinstance(texts, str):
             texts = [texts]
-        result = torch.zeros(len(texts), self.context_length, dtype=torch.long)
+        pad = self.end_id if self.cleaning.pad_with_end else 0
+        result = torch.full((len(texts), self.context_length), pad, dtype=torch.long)
         for row, text in enumerate(texts):
             ids = [self.start_id] + self.encode(text) + [self.end_id]
             if len(ids) > self.context_length:

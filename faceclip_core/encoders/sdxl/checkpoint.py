@@ -105,6 +105,8 @@ def describe_keys(keys: list[str]) -> str:
 
     if has("face_clip_l.") or has("face_clip_g."):
         return "a FaceCLIP encoder"
+    if has("encoder_2.t5_encoder."):
+        return "FaceCLIP's FaceT5 encoder for FLUX (load it with the FaceT5 Loader)"
     if has("conditioner.embedders."):
         return "a full SDXL checkpoint (it belongs in models/checkpoints)"
     if has("down_blocks.") and has("mid_block."):

@@ -1,0 +1,28 @@
+"""Which of the release's encoders a weights file holds, from its key names alone (no tensor is read)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .sdxl.checkpoint import _file_kind, read_checkpoint
+from .t5.config import is_facet5
+
+SDXL = "sdxl"  # FaceCLIP-SDXL: face_clip_encoder.pt
+FACET5 = "facet5"  # FaceT5 for FLUX: face_t5_encoder.pt
+
+
+def _keys(path: Path) -> list[str]:
+    if path.is_file() and _file_kind(path) == "safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                return list(f.keys())
+        except Exception:  # let read_checkpoint report what is wrong with the file
+            pass
+    return list(read_checkpoint(path)[0])  # .pt: memory-mapped, so listing keys reads no tensor data
+
+
+def encoder_kind(path: str | os.PathLike) -> str:
+    """FACET5 when the file has FaceT5's T5 and CLIP-L parts, else SDXL (whose loader reports any other file)."""
+    return FACET5 if is_facet5(_keys(Path(path))) else SDXL
