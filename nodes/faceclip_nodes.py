@@ -66,6 +66,11 @@ class FaceCLIPModel:
     def encoder(self) -> FaceCLIPEncoder:
         return self.patcher.model
 
+    @staticmethod
+    def average(features: Any) -> Any:
+        """Several reference faces -> one, whose features are their average (several photos of one person)."""
+        return features.mean()
+
     def encode(self, crops: torch.Tensor | None, prompts: list[str], face_index: list[int | None], average: bool
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """(context, pooled) on the host's intermediate device, in float32 as the host's own encoders return."""
@@ -77,7 +82,7 @@ class FaceCLIPModel:
         with torch.inference_mode():
             features = None if crops is None else encoder.encode_faces(crops)
             if features is not None and average:
-                features = features.mean()
+                features = self.average(features)
             context, pooled = encoder(features, prompts, face_index)
         out = mm.intermediate_device()
         return context.to(out, torch.float32), pooled.to(out, torch.float32)
@@ -177,6 +182,20 @@ def split_prompts(text: str, one_per_line: bool) -> list[str]:
     return prompts
 
 
+def encode_prompts(model: FaceCLIPModel, text: str, multiple_faces: str, one_prompt_per_line: bool,
+                   face: list[Face] | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Text Encode nodes' common part: (context, pooled), one row per prompt, every row with the reference face
+    (the first, or all averaged) or, without one, the no-face path."""
+    prompts = split_prompts(text, one_prompt_per_line)
+    crops = None
+    if face is not None:
+        crops = faces_to_crops(face)
+        if multiple_faces == "first":
+            crops = crops[:1]
+    face_index = [None if crops is None else 0] * len(prompts)
+    return model.encode(crops, prompts, face_index, average=multiple_faces == "average")
+
+
 class FaceCLIPTextEncodeSDXL:
     DESCRIPTION = (
         "Encodes a prompt, and a reference face if one is connected, into SDXL conditioning with FaceCLIP. "
@@ -220,15 +239,8 @@ class FaceCLIPTextEncodeSDXL:
                face: list[Face] | None = None):
         if not isinstance(faceclip, FaceCLIPModel):
             raise UsageError(f"The faceclip input must come from FaceCLIP Loader (got {type(faceclip).__name__}).")
-        prompts = split_prompts(text, one_prompt_per_line)
-        crops = None
-        if face is not None:
-            crops = faces_to_crops(face)
-            if multiple_faces == "first":
-                crops = crops[:1]
-        face_index = [None if crops is None else 0] * len(prompts)
-        context, pooled = faceclip.encode(crops, prompts, face_index, average=multiple_faces == "average")
-        check_conditioning(context, pooled, len(prompts))
+        context, pooled = encode_prompts(faceclip, text, multiple_faces, one_prompt_per_line, face)
+        check_conditioning(context, pooled, len(context))
         sizes = {"width": width, "height": height, "crop_w": crop_w, "crop_h": crop_h,
                  "target_width": target_width, "target_height": target_height}
         return ([[context, {"pooled_output": pooled, **sizes}]],)

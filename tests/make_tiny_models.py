@@ -14,6 +14,8 @@ Files written under DIR (a host's `models/` folder), by part; the workflows' fil
     flux_dit         diffusion_models/faceclip_flux_dit.pt         UNETLoader: FLUX.1-dev in diffusers layout, as the
                                                                    release's dit.pt; full widths, 1+1 blocks, compact
     flux_vae         vae/ae.safetensors                            VAELoader: full-size FLUX autoencoder, random
+    facet5           faceclip/face_t5_encoder.pt                   FaceT5 Loader: FLUX's widths (T5 4096, CLIP-L
+                                                                   768), few layers (see tests/tiny_facet5.py)
 Sizes and why some parts cannot be small: see tests/tiny_sdxl.py and tests/tiny_flux.py. Each part is one function
 `write_<part>(models_dir) -> list[Path]`, listed in PARTS; add a part by adding one.
 """
@@ -38,6 +40,7 @@ CLIP_G = "text_encoders/tiny_clip_g.pt"
 SDXL_CHECKPOINT = "checkpoints/sd_xl_base_1.0.safetensors"
 FLUX_DIT = "diffusion_models/faceclip_flux_dit.pt"
 FLUX_VAE = "vae/ae.safetensors"
+FACET5_ENCODER = "faceclip/face_t5_encoder.pt"
 
 
 def _target(models_dir: Path, relative: str) -> Path:
@@ -106,6 +109,13 @@ def write_flux_vae(models_dir: Path) -> list[Path]:
     return [path]
 
 
+def write_facet5(models_dir: Path) -> list[Path]:
+    from tiny_facet5 import write_tiny_facet5
+
+    # the context and pooled widths FLUX's transformer takes; one fuser layer keeps it at 0.34 B parameters
+    return [write_tiny_facet5(_target(models_dir, FACET5_ENCODER), seed=8, d_model=4096, clip_width=768, fuser_layers=1)]
+
+
 PARTS: dict[str, Callable[[Path], list[Path]]] = {
     "sdxl_unet": write_sdxl_unet,
     "sdxl_vae": write_sdxl_vae,
@@ -115,6 +125,7 @@ PARTS: dict[str, Callable[[Path], list[Path]]] = {
     "sdxl_checkpoint": write_sdxl_checkpoint,
     "flux_dit": write_flux_dit,
     "flux_vae": write_flux_vae,
+    "facet5": write_facet5,
 }
 
 
