@@ -159,17 +159,19 @@ def faces_to_crops(faces: list[Face]) -> torch.Tensor:
     return to_image_batch([f.crop for f in faces])
 
 
-def check_conditioning(context: torch.Tensor, pooled: torch.Tensor, rows: int) -> None:
-    """What KSampler's SDXL path will read: fail here, with the cause, rather than deep in the sampler."""
-    if context.shape != (rows, 77, 2048) or pooled.shape != (rows, 1280):
+def check_conditioning(context: torch.Tensor, pooled: torch.Tensor, rows: int, *, context_shape: tuple[int, int] = (77, 2048),
+                       pooled_width: int = 1280, encoder: str = "FaceCLIP", model: str = "SDXL") -> None:
+    """What KSampler's path for `model` will read: fail here, with the cause, rather than deep in the sampler."""
+    if context.shape != (rows, *context_shape) or pooled.shape != (rows, pooled_width):
         raise UsageError(
-            f"The FaceCLIP encoder gave context {tuple(context.shape)} and pooled {tuple(pooled.shape)}, "
-            f"but SDXL needs ({rows}, 77, 2048) and ({rows}, 1280): load the official FaceCLIP encoder, not a test-size one."
+            f"The {encoder} encoder gave context {tuple(context.shape)} and pooled {tuple(pooled.shape)}, "
+            f"but {model} needs {(rows, *context_shape)} and {(rows, pooled_width)}: load the official {encoder} encoder, "
+            "not a test-size one."
         )
     if not (torch.isfinite(context).all() and torch.isfinite(pooled).all()):
         raise UsageError(
-            "The FaceCLIP encoder produced NaN or infinite values. With dtype fp16 on this device try bf16 or fp32 "
-            "in FaceCLIP Loader; if it persists, the weights file is damaged: download it again."
+            f"The {encoder} encoder produced NaN or infinite values. With dtype fp16 on this device try bf16 or fp32 "
+            f"in {encoder} Loader; if it persists, the weights file is damaged: download it again."
         )
 
 

@@ -15,7 +15,7 @@ from faceclip_core.errors import UsageError
 from faceclip_core.face import Face
 
 from . import host
-from .faceclip_nodes import MODEL_FOLDER, FaceCLIPModel, compute_dtype, encode_prompts
+from .faceclip_nodes import MODEL_FOLDER, FaceCLIPModel, check_conditioning, compute_dtype, encode_prompts
 
 FACET5_FILE = "face_t5_encoder.pt"
 T5_FOLDER = "text_encoders"  # where FLUX users keep t5xxl_fp16 / t5xxl_fp8_e4m3fn
@@ -92,18 +92,9 @@ def load_facet5_model(encoder_name: str, t5_name: str, dtype: str) -> FaceT5Mode
 
 
 def check_flux_conditioning(context: torch.Tensor, pooled: torch.Tensor, rows: int) -> None:
-    """What the FLUX transformer will read: fail here, with the cause, rather than deep in the sampler."""
-    want = ((rows, CONTEXT_LENGTH, CONTEXT_WIDTH), (rows, POOLED_WIDTH))
-    if (tuple(context.shape), tuple(pooled.shape)) != want:
-        raise UsageError(
-            f"The FaceT5 encoder gave context {tuple(context.shape)} and pooled {tuple(pooled.shape)}, but FLUX needs "
-            f"{want[0]} and {want[1]}: load the official {FACET5_FILE}, not a test-size one."
-        )
-    if not (torch.isfinite(context).all() and torch.isfinite(pooled).all()):
-        raise UsageError(
-            "The FaceT5 encoder produced NaN or infinite values. With dtype fp16 try bf16 or fp32 in FaceT5 Loader; "
-            "if it persists, the weights file is damaged: download it again."
-        )
+    """What the FLUX transformer will read (txt_in: T5's width; vector_in: CLIP-L's)."""
+    check_conditioning(context, pooled, rows, context_shape=(CONTEXT_LENGTH, CONTEXT_WIDTH), pooled_width=POOLED_WIDTH,
+                       encoder="FaceT5", model="FLUX")
 
 
 def encode_flux(facet5: FaceT5Model, text: str, multiple_faces: str, one_prompt_per_line: bool,

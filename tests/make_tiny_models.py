@@ -110,10 +110,17 @@ def write_flux_vae(models_dir: Path) -> list[Path]:
 
 
 def write_facet5(models_dir: Path) -> list[Path]:
-    from tiny_facet5 import write_tiny_facet5
+    from tiny_facet5 import random_facet5_state, tiny_facet5_config
 
-    # the context and pooled widths FLUX's transformer takes; one fuser layer keeps it at 0.34 B parameters
-    return [write_tiny_facet5(_target(models_dir, FACET5_ENCODER), seed=8, d_model=4096, clip_width=768, fuser_layers=1)]
+    path = _target(models_dir, FACET5_ENCODER)
+    # the context and pooled widths FLUX's transformer takes (0.34 B parameters with one fuser layer), saved as the
+    # release (torch.save, bf16); the big matrices (T5's 32128-row embedding, the fuser's 4096-wide attention) as
+    # compact tensors (see tests/tiny_sdxl.py), so the file has a few MB instead of 670
+    state = random_facet5_state(tiny_facet5_config(d_model=4096, clip_width=768, fuser_layers=1), seed=8)
+    generator = torch.Generator().manual_seed(8)
+    torch.save({k: tiny_sdxl.compact_like(v, torch.bfloat16, generator) if v.numel() > 1 << 22
+                else v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.items()}, path)
+    return [path]
 
 
 PARTS: dict[str, Callable[[Path], list[Path]]] = {

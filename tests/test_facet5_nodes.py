@@ -109,7 +109,7 @@ def test_several_faces_first_or_averaged(encoder, host, tiny_widths):
 
 
 def test_a_test_size_encoder_is_refused_with_flux_widths(encoder, host):
-    with pytest.raises(UsageError, match=r"FLUX needs \(1, 512, 4096\) and \(1, 768\): load the official face_t5_encoder.pt"):
+    with pytest.raises(UsageError, match=r"FLUX needs \(1, 512, 4096\) and \(1, 768\): load the official FaceT5 encoder"):
         encode_flux(model(encoder, host), "a portrait", "first", False)
 
 

@@ -145,15 +145,21 @@ NEGATIVE = ("nude, worst quality, low quality, normal quality, nsfw, abstract, g
 SIZE = {"width": 864, "height": 1152}  # the official pipeline's portrait size
 
 
+def _reference_face(g: Graph) -> tuple[int, int]:
+    """The reference photo's face, along the bottom row: (analyzer, Detect Face) node ids."""
+    analyzer = g.add("FaceCLIPInsightFaceLoader", 0, 3, pack="antelopev2", provider="auto")
+    photo = g.add("LoadImage", 1, 3, image=FACE_IMAGE)
+    face = g.add("FaceCLIPDetectFace", 2, 3, analyzer=(analyzer, 0), image=(photo, 0), pick="largest", index=0)
+    g.add("PreviewImage", 3, 3, images=(face, 1))
+    return analyzer, face
+
+
 def _faceclip_base(g: Graph, prompt: str, one_per_line: bool, batch: int) -> tuple[int, int, int]:
     """Shared front of the FaceCLIP workflows: loaders, the reference face, both encodes, sampling."""
     unet = g.add("UNETLoader", 0, 0, unet_name=UNET, weight_dtype="default")
     vae = g.add("VAELoader", 0, 1, vae_name=VAE)
     faceclip = g.add("FaceCLIPLoader", 0, 2, encoder_name=ENCODER, dtype="auto")
-    analyzer = g.add("FaceCLIPInsightFaceLoader", 0, 3, pack="antelopev2", provider="auto")
-    photo = g.add("LoadImage", 1, 3, image=FACE_IMAGE)
-    face = g.add("FaceCLIPDetectFace", 2, 3, analyzer=(analyzer, 0), image=(photo, 0), pick="largest", index=0)
-    g.add("PreviewImage", 3, 3, images=(face, 1))
+    analyzer, face = _reference_face(g)
     sizes = {"width": SIZE["width"], "height": SIZE["height"], "crop_w": 0, "crop_h": 0,
              "target_width": SIZE["width"], "target_height": SIZE["height"]}
     positive = g.add("FaceCLIPTextEncodeSDXL", 1, 1, faceclip=(faceclip, 0), face=(face, 0), text=prompt, **sizes,
@@ -214,10 +220,7 @@ def faceclip_flux_portrait() -> Graph:
     unet = g.add("UNETLoader", 0, 0, unet_name=FLUX_DIT, weight_dtype="default")
     vae = g.add("VAELoader", 0, 1, vae_name=FLUX_VAE)
     facet5 = g.add("FaceT5Loader", 0, 2, encoder_name=FACET5_ENCODER, t5=T5_FROM_FILE, dtype="auto")
-    analyzer = g.add("FaceCLIPInsightFaceLoader", 0, 3, pack="antelopev2", provider="auto")
-    photo = g.add("LoadImage", 1, 3, image=FACE_IMAGE)
-    face = g.add("FaceCLIPDetectFace", 2, 3, analyzer=(analyzer, 0), image=(photo, 0), pick="largest", index=0)
-    g.add("PreviewImage", 3, 3, images=(face, 1))
+    _, face = _reference_face(g)
     positive = g.add("FaceT5TextEncodeFlux", 1, 1, facet5=(facet5, 0), face=(face, 0),
                      text="A woman wearing a blue denim shirt and khaki pants, on a rocky desert plateau.",
                      multiple_faces="first", one_prompt_per_line=False)
