@@ -29,7 +29,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tiny_sdxl, when run as a script
+# when run as a script: tiny_sdxl & co. beside it, faceclip_core from the checkout
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 import tiny_sdxl  # noqa: E402
 
 SDXL_UNET = "unet/faceclip_unet.pt"

@@ -6,6 +6,7 @@ FaceT5 nodes give the conditioning the host's FLUX model reads; the faceclip_flu
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import save_file
 
 import make_tiny_models as tiny_files
 import tiny_flux
@@ -20,6 +22,8 @@ from host.fixtures import comfy_path, comfy_server  # noqa: F401  (fixtures)
 from host.graphs import api_workflow, quick
 from host.in_process import import_host_module
 from host.server import ComfyServer
+from tiny_facet5 import tiny_facet5_config
+from tiny_sdxl import random_state_dict
 from workflow_format import FACE_IMAGE, FACET5_NODE_SPECS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,3 +111,31 @@ def test_empty_prompt_lines_are_the_nodes_own_error(server: ComfyServer) -> None
     result = server.run(graph, timeout_s=600)
     assert result.status == "execution_error" and result.node_type == "FaceT5TextEncodeFlux"
     assert "has no non-empty line" in result.error
+
+
+def _write_stock_t5xxl(comfy_path: Path, path: Path) -> None:
+    """A T5-XXL file as FLUX users have it in models/text_encoders (the host's own T5 module's key names, fp16),
+    with the tiny FaceT5's T5 sizes (d_model 4096) and random values."""
+    t5_module = import_host_module(comfy_path, "comfy.text_encoders.t5")
+    ops = import_host_module(comfy_path, "comfy.ops")
+    config = json.loads((comfy_path / "comfy/text_encoders/t5_config_xxl.json").read_text())
+    t5 = tiny_facet5_config(d_model=4096).t5
+    config.update(d_model=t5.d_model, num_heads=t5.heads, d_ff=t5.d_ff, num_layers=t5.layers)
+    with torch.device("meta"):  # names and shapes only
+        shapes = {k: tuple(v.shape) for k, v in t5_module.T5(config, torch.float16, "meta", ops.manual_cast).state_dict().items()}
+    save_file(random_state_dict(shapes, seed=9), str(path))
+
+
+@pytest.mark.parametrize("dtype, t5", [("fp8_e4m3fn", None), ("auto", "t5xxl_fp16.safetensors")],
+                         ids=["fp8-storage", "t5-from-text_encoders"])
+def test_loader_choices_run_in_the_workflow(server: ComfyServer, comfy_path: Path, dtype: str, t5: str | None) -> None:
+    """fp8 storage computed through the host's casting layers; the T5 part taken from a models/text_encoders file."""
+    graph = quick(api_workflow(WORKFLOW))
+    loader = node(graph, "FaceT5Loader")["inputs"]
+    loader["dtype"] = dtype
+    if t5:
+        _write_stock_t5xxl(comfy_path, server.models_dir / "text_encoders" / t5)
+        loader["t5"] = t5
+    node(graph, "SaveImage")["inputs"]["filename_prefix"] = f"faceclip_flux_{dtype}"
+
+    assert len(_saved(server, graph)) == 1
