@@ -11,6 +11,16 @@ unless --weights is given), so that ratio measures the calling pattern, not kern
 --official CHECKOUT (a bytedance/FaceCLIP checkout; fp32 only, ~13 GB more RAM) the official code itself
 also runs pattern (a) on the same weights, the baseline the targets speak of.
 Each dtype runs in a fresh process so its resident memory is its own.
+
+FaceT5 (FaceCLIP's FLUX encoder), the same 1 face + 4 prompts + 1 negative:
+
+    python benchmarks/bench_encoder.py --model facet5 [--repeats N]
+
+prints (1) test size on CPU, timed: the tests' tiny file in the release's layout, loaded through
+load_facet5, pattern (a) one call per row as the official pipeline calls it vs (b) one batch;
+(2) full size, memory estimated on fake tensors (shapes only, no compute): weights per storage dtype
+(fp32 / bf16 / fp8 matrices) and the peak an encode adds at bf16 compute; (3) full size timed when a
+CUDA GPU is present (random bf16 weights built on the GPU, no file).
 """
 from __future__ import annotations
 
@@ -27,6 +37,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from faceclip_core.encoders.sdxl.checkpoint import DTYPES, save_encoder  # noqa: E402
 from faceclip_core.encoders.sdxl.model import FaceCLIPEncoder  # noqa: E402
@@ -135,8 +146,117 @@ def write_random_weights(path: Path) -> None:
     save_encoder(encoder.state_dict(), encoder.config, path, torch.bfloat16)  # 16-bit like the release
 
 
+# --- FaceT5 -------------------------------------------------------------------------------------------
+def facet5_patterns(encoder, face: torch.Tensor):
+    """(a) the official pipeline's calls, one face + one prompt each (its numbers are defined per call);
+    (b) ours, the face encoded once and every row in one batch."""
+    def official():
+        rows = [encoder.encode(face, [p]) for p in PROMPTS] + [encoder.encode(None, [NEGATIVE])]
+        return torch.cat([c for c, _ in rows]), torch.cat([p for _, p in rows])
+
+    def ours():
+        return encoder.encode(face, PROMPTS + [NEGATIVE], face_index=[0, 0, 0, 0, None])
+
+    return official, ours
+
+
+def facet5_test_size(repeats: int) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from tiny_facet5 import write_tiny_facet5
+
+    from faceclip_core.encoders.t5.loader import load_facet5
+
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = write_tiny_facet5(Path(tmp) / "face_t5_encoder.pt")
+        start = time.perf_counter()
+        encoder = load_facet5(weights)
+        load_s = time.perf_counter() - start
+    face = torch.rand(1, 448, 448, 3)
+    official, ours = facet5_patterns(encoder, face)
+    ours()  # warm-up
+    a_s, _, (ctx_a, _) = timed(official, repeats, "cpu")
+    b_s, _, (ctx_b, _) = timed(ours, repeats, "cpu")
+    cfg = encoder.config
+    print(f"(1) test size (T5 {cfg.t5.layers}x{cfg.t5.d_model}, fuser {cfg.fuser.layers}, CLIP {cfg.clip.layers}x{cfg.clip.width}), "
+          f"CPU fp32, {torch.get_num_threads()} threads: load {load_s:.2f} s; (a) per-row calls {a_s:.3f} s, "
+          f"(b) one batch {b_s:.3f} s, (b)/(a) {b_s / a_s:.2f}, max|a-b| {(ctx_a - ctx_b).abs().max().item():.1e}")
+
+
+def facet5_memory_estimate() -> None:
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from bench_idea import LiveBytes
+    from faceclip_core.encoders.t5.config import OFFICIAL
+    from faceclip_core.encoders.t5.model import FaceT5Encoder
+
+    gib = 2**30
+    with torch.device("meta"):
+        meta = FaceT5Encoder(OFFICIAL)
+    parts = {"T5-XXL encoder": "encoder_2.t5_encoder.", "face ViT": "encoder_2.face_encoder.", "fuser": "encoder_2.fuser.",
+             "CLIP-L": "encoder_1.", "projections + table": "encoder_2."}
+    state = meta.state_dict()
+    counted: set[str] = set()
+    print("(2) full size on fake tensors (no compute). Parameters:")
+    for label, prefix in parts.items():
+        keys = [k for k in state if k.startswith(prefix) and k not in counted]
+        counted.update(keys)
+        print(f"    {label:20} {sum(state[k].numel() for k in keys) / 1e9:6.3f} B")
+    matrices = sum(v.numel() for v in state.values() if v.ndim >= 2)
+    vectors = sum(v.numel() for v in state.values() if v.ndim < 2)
+    largest = max(v.numel() for v in state.values())
+    # matrices in the storage dtype; vectors in the compute dtype (fp32 with fp32 storage, else bf16)
+    for name, matrix_bytes, vector_bytes in (("fp32", 4, 4), ("bf16", 2, 2), ("fp8 (e4m3fn)", 1, 2)):
+        total = (matrices * matrix_bytes + vectors * vector_bytes) / gib
+        cast = f" (+ up to {largest * 2 / gib:.2f} GiB while one matrix is cast to bf16 at use)" if matrix_bytes == 1 else ""
+        print(f"    weights stored {name:13}: {total:6.2f} GiB{cast}")
+    previous = torch.get_default_dtype()
+    fake = FakeTensorMode(allow_non_fake_inputs=True)  # meta parameters become fake in to_empty
+    try:
+        torch.set_default_dtype(torch.bfloat16)  # built in its dtype: .to() cannot convert fake parameters
+        with torch.device("meta"):
+            encoder = FaceT5Encoder(OFFICIAL)
+        with fake:
+            encoder = encoder.to_empty(device="cpu").eval().requires_grad_(False)
+            tracker = LiveBytes()
+            tracker.track([*encoder.parameters(), *encoder.buffers()])
+            weights = tracker.live
+            with tracker, torch.inference_mode():
+                face = torch.rand(1, 448, 448, 3)
+                facet5_patterns(encoder, face)[1]()
+    finally:
+        torch.set_default_dtype(previous)
+    print(f"    encode 1 face + 5 rows at bf16 compute: weights {weights / gib:.2f} GiB, peak added by the encode "
+          f"{(tracker.peak - weights) / gib:.2f} GiB")
+
+
+def facet5_full_size_gpu(repeats: int) -> None:
+    from faceclip_core.encoders.t5.config import OFFICIAL
+    from faceclip_core.encoders.t5.model import FaceT5Encoder
+
+    if not torch.cuda.is_available():
+        print("(3) full size timed: skipped (no CUDA GPU here)")
+        return
+    torch.manual_seed(0)
+    with torch.device("meta"):
+        encoder = FaceT5Encoder(OFFICIAL)
+    encoder = encoder.to_empty(device="cuda").to(torch.bfloat16).eval().requires_grad_(False)
+    with torch.no_grad():
+        for name, tensor in encoder.state_dict().items():
+            if tensor.is_floating_point():
+                tensor.normal_(0, tensor.shape[-1] ** -0.5 if tensor.ndim >= 2 else 0.1).add_(1.0 if tensor.ndim < 2 and name.endswith("weight") else 0.0)
+    encoder.clear_cache()
+    face = torch.rand(1, 448, 448, 3)
+    official, ours = facet5_patterns(encoder, face)
+    ours()
+    a_s, _, _ = timed(official, repeats, "cuda")
+    b_s, _, _ = timed(ours, repeats, "cuda")
+    print(f"(3) full size, {torch.cuda.get_device_name()}, bf16: (a) per-row calls {a_s:.3f} s, (b) one batch {b_s:.3f} s, "
+          f"peak {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=["sdxl", "facet5"], default="sdxl")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtypes", nargs="+", default=["fp32", "fp16", "bf16"], choices=sorted(DTYPES))
     parser.add_argument("--weights", type=Path, help="encoder weights (default: random, written to a temp file)")
@@ -144,6 +264,11 @@ def main() -> None:
     parser.add_argument("--official", type=Path, help="a bytedance/FaceCLIP checkout: also time the official code (fp32, CPU)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one dtype and print JSON
     args = parser.parse_args()
+    if args.model == "facet5":
+        facet5_test_size(args.repeats)
+        facet5_memory_estimate()
+        facet5_full_size_gpu(args.repeats)
+        return
     if args.one:
         print(json.dumps(measure(args.weights, args.one, args.device, args.repeats, args.official)))
         return

@@ -209,3 +209,19 @@ def test_convert_keeps_the_release_keys(weights, encoder, tmp_path):
     converted = load_facet5(out)
     assert converted.encoder_2.face_patch_proj.weight.dtype == torch.float32
     assert (converted.encode(None, PROMPTS[0])[0] - encoder.encode(None, PROMPTS[0])[0]).abs().max() < 0.05
+
+
+def _file_mappings(path) -> list[tuple[int, int]]:
+    with open("/proc/self/maps") as maps:
+        return [tuple(int(x, 16) for x in line.split()[0].split("-")) for line in maps if line.rstrip().endswith(str(path))]
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="needs Linux's /proc/self/maps")
+def test_no_second_copy_when_the_file_dtype_is_kept(tmp_path):
+    path = write_tiny_facet5(tmp_path / "mapped.pt")  # bf16, as released
+    model = load_facet5(path, dtype=torch.bfloat16)
+    ranges = _file_mappings(path)
+    floats = {k: v for k, v in model.state_dict().items() if v.is_floating_point()}
+    on_file = [k for k, v in floats.items() if any(a <= v.data_ptr() < b for a, b in ranges)]
+    assert ranges and len(on_file) == len(floats)  # every weight is read from the mapping, none copied
+    assert model.encode(None, "a")[0].dtype == torch.bfloat16

@@ -6,18 +6,17 @@ omegaconf is installed); FACECLIP_PARITY_DIR may point to the output of an earli
 """
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
-from safetensors import safe_open
 
 from faceclip_core.encoders.sdxl.loader import load_encoder
+
+sys.path.insert(0, str(Path(__file__).parent / "parity"))
+import reference_files  # noqa: E402
 
 OFFICIAL = os.environ.get("FACECLIP_OFFICIAL_PATH")
 pytestmark = pytest.mark.skipif(not OFFICIAL, reason="FACECLIP_OFFICIAL_PATH (a bytedance/FaceCLIP checkout) is not set")
@@ -26,13 +25,7 @@ TOLERANCE = 1e-4
 
 @pytest.fixture(scope="module")
 def reference_dir(tmp_path_factory) -> Path:
-    given = os.environ.get("FACECLIP_PARITY_DIR")
-    if given and (Path(given) / "reference.safetensors").is_file():
-        return Path(given)
-    out = Path(given) if given else tmp_path_factory.mktemp("parity")
-    script = Path(__file__).parent / "parity" / "official_reference.py"
-    subprocess.run([sys.executable, str(script), OFFICIAL, str(out)], check=True)
-    return out
+    return reference_files.reference_dir(OFFICIAL, "official_reference.py", "FACECLIP_PARITY_DIR", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +35,7 @@ def encoder(reference_dir):
 
 @pytest.fixture(scope="module")
 def reference(reference_dir):
-    path = reference_dir / "reference.safetensors"
-    with safe_open(str(path), framework="pt") as f:
-        cases = json.loads(f.metadata()["cases"])
-    return cases, load_file(str(path))
+    return reference_files.read_reference(reference_dir)
 
 
 @pytest.mark.parametrize("case", ["faces", "no_face", "mixed"])

@@ -29,6 +29,7 @@ from torch import nn
 
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1]), str(Path(__file__).parents[2])]
 from official_reference import _StubFinder  # noqa: E402  (the SDXL reference's import stubs)
+from reference_files import save_reference  # noqa: E402
 from tiny_facet5 import random_facet5_state, tiny_facet5_config  # noqa: E402
 
 LONG_PROMPT = "a very detailed portrait photograph of a person in soft window light " * 40  # > 512 T5 tokens
@@ -159,10 +160,7 @@ def main() -> None:
     finally:
         os.chdir(cwd)
 
-    from safetensors.torch import save_file
-
-    save_file(outputs, str(args.out / "reference.safetensors"), metadata={"cases": json.dumps(CASES)})
-    print(f"wrote {args.out / 'face_t5_encoder.pt'} and {args.out / 'reference.safetensors'}")
+    save_reference(args.out, outputs, CASES, "face_t5_encoder.pt")
 
 
 if __name__ == "__main__":

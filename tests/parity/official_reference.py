@@ -158,10 +158,9 @@ def main() -> None:
     finally:
         os.chdir(cwd)
 
-    from safetensors.torch import save_file
+    from reference_files import save_reference
 
-    save_file(outputs, str(args.out / "reference.safetensors"), metadata={"cases": json.dumps(CASES)})
-    print(f"wrote {args.out / 'face_clip_encoder.pt'} and {args.out / 'reference.safetensors'}")
+    save_reference(args.out, outputs, CASES, "face_clip_encoder.pt")
 
 
 if __name__ == "__main__":
