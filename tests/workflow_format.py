@@ -40,6 +40,8 @@ CORE_NODES: dict[str, dict[str, list]] = {
     "EmptySD3LatentImage": {"inputs": [], "widgets": ["width", "height", "batch_size"], "outputs": [("LATENT", "LATENT")]},
     "FluxGuidance": {"inputs": [("conditioning", "CONDITIONING")], "widgets": ["guidance"],
                      "outputs": [("CONDITIONING", "CONDITIONING")]},
+    "ModelSamplingFlux": {"inputs": [("model", "MODEL")], "widgets": ["max_shift", "base_shift", "width", "height"],
+                          "outputs": [("MODEL", "MODEL")]},
 }
 # The FaceT5 nodes as saved workflows see them: their V3 schemas import the host's comfy_api, so the builder
 # reads this where there is no host; tests/test_facet5_nodes.py checks the schemas declare exactly this.
@@ -213,7 +215,8 @@ FLUX_NEGATIVE = (  # the official FaceT5 script's negative prompt
 
 def faceclip_flux_portrait() -> Graph:
     """The official FaceT5 pipeline as a graph: the face on the positive, the black face on the negative, FLUX
-    guidance 1.0 on both and true CFG 3.5 (KSampler's cfg), 50 steps at 864x1152."""
+    guidance 1.0 on both and true CFG 3.5 (KSampler's cfg), 50 steps at 864x1152, the sigma shift FLUX.1-dev's
+    scheduler derives from the image size (ModelSamplingFlux with its base 0.5 and max 1.15)."""
     from nodes.facet5_logic import T5_FROM_FILE
 
     g = Graph()
@@ -229,7 +232,8 @@ def faceclip_flux_portrait() -> Graph:
     positive = g.add("FluxGuidance", 2, 1, conditioning=(positive, 0), guidance=1.0)
     negative = g.add("FluxGuidance", 2, 2, conditioning=(negative, 0), guidance=1.0)
     latent = g.add("EmptySD3LatentImage", 1, 0, **SIZE, batch_size=1)
-    sampled = g.add("KSampler", 3, 0, model=(unet, 0), positive=(positive, 0), negative=(negative, 0),
+    shifted = g.add("ModelSamplingFlux", 2, 0, model=(unet, 0), max_shift=1.15, base_shift=0.5, **SIZE)
+    sampled = g.add("KSampler", 3, 0, model=(shifted, 0), positive=(positive, 0), negative=(negative, 0),
                     latent_image=(latent, 0), seed=453563, control_after_generate="fixed", steps=50, cfg=3.5,
                     sampler_name="euler", scheduler="simple", denoise=1.0)
     image = g.add("VAEDecode", 4, 0, samples=(sampled, 0), vae=(vae, 0))
