@@ -183,10 +183,8 @@ def facet5_test_size(repeats: int) -> None:
 
 
 def facet5_memory_estimate() -> None:
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
-    from bench_idea import LiveBytes
     from faceclip_core.encoders.t5.config import OFFICIAL
+    from faceclip_core.encoders.t5.loader import matrix_keys
     from faceclip_core.encoders.t5.model import FaceT5Encoder
 
     gib = 2**30
@@ -201,57 +199,105 @@ def facet5_memory_estimate() -> None:
         keys = [k for k in state if k.startswith(prefix) and k not in counted]
         counted.update(keys)
         print(f"    {label:20} {sum(state[k].numel() for k in keys) / 1e9:6.3f} B")
-    matrices = sum(v.numel() for v in state.values() if v.ndim >= 2)
-    vectors = sum(v.numel() for v in state.values() if v.ndim < 2)
+    stored = matrix_keys(meta)
+    matrices = sum(v.numel() for k, v in state.items() if k in stored)
+    rest = sum(v.numel() for k, v in state.items() if k not in stored)
     largest = max(v.numel() for v in state.values())
-    # matrices in the storage dtype; vectors in the compute dtype (fp32 with fp32 storage, else bf16)
-    for name, matrix_bytes, vector_bytes in (("fp32", 4, 4), ("bf16", 2, 2), ("fp8 (e4m3fn)", 1, 2)):
-        total = (matrices * matrix_bytes + vectors * vector_bytes) / gib
+    # matrices in the storage dtype; the rest in the compute dtype (fp32 with fp32 storage, else bf16)
+    for name, matrix_bytes, rest_bytes in (("fp32", 4, 4), ("bf16", 2, 2), ("fp8 (e4m3fn)", 1, 2)):
+        total = (matrices * matrix_bytes + rest * rest_bytes) / gib
         cast = f" (+ up to {largest * 2 / gib:.2f} GiB while one matrix is cast to bf16 at use)" if matrix_bytes == 1 else ""
         print(f"    weights stored {name:13}: {total:6.2f} GiB{cast}")
+    weights, added = facet5_encode_fake_bytes(OFFICIAL, torch.bfloat16)
+    print(f"    encode 1 face + 5 rows at bf16 compute: weights {weights / gib:.2f} GiB, peak added by the encode "
+          f"{added / gib:.2f} GiB")
+    # the count checked against a real CPU encode of a mid-size model (fp32, the CPU's compute dtype)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from tiny_facet5 import tiny_facet5_config
+
+    mid = tiny_facet5_config(d_model=1024, t5_heads=16, d_ff=2816, bi_attn_dim=256, text_ffn_dim=256, image_ffn_dim=512)
+    _, fake_added = facet5_encode_fake_bytes(mid, torch.float32)
+    print(f"    check at T5 width 1024, fp32: fake count {fake_added / 2**20:.0f} MiB, real CPU encode "
+          f"{facet5_encode_real_bytes(mid) / 2**20:.0f} MiB (process high-water mark)")
+
+
+def facet5_encode_fake_bytes(config, dtype: torch.dtype) -> tuple[int, int]:
+    """(weight bytes, peak bytes an encode of the benchmark's rows adds), counted on fake tensors."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from bench_idea import LiveBytes
+    from faceclip_core.encoders.t5.model import FaceT5Encoder
+
     previous = torch.get_default_dtype()
     fake = FakeTensorMode(allow_non_fake_inputs=True)  # meta parameters become fake in to_empty
     try:
-        torch.set_default_dtype(torch.bfloat16)  # built in its dtype: .to() cannot convert fake parameters
+        torch.set_default_dtype(dtype)  # built in its dtype: .to() cannot convert fake parameters
         with torch.device("meta"):
-            encoder = FaceT5Encoder(OFFICIAL)
+            encoder = FaceT5Encoder(config)
         with fake:
             encoder = encoder.to_empty(device="cpu").eval().requires_grad_(False)
             tracker = LiveBytes()
             tracker.track([*encoder.parameters(), *encoder.buffers()])
             weights = tracker.live
             with tracker, torch.inference_mode():
-                face = torch.rand(1, 448, 448, 3)
-                facet5_patterns(encoder, face)[1]()
+                facet5_patterns(encoder, torch.rand(1, 448, 448, 3))[1]()
     finally:
         torch.set_default_dtype(previous)
-    print(f"    encode 1 face + 5 rows at bf16 compute: weights {weights / gib:.2f} GiB, peak added by the encode "
-          f"{(tracker.peak - weights) / gib:.2f} GiB")
+    return weights, tracker.peak - weights
+
+
+def facet5_encode_real_bytes(config) -> int:
+    """Resident memory a real fp32 CPU encode adds at its peak (Linux): the process's high-water mark."""
+    import ctypes
+
+    from faceclip_core.encoders.t5.model import FaceT5Encoder
+
+    def status(field: str) -> int:
+        return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(field))
+
+    ctypes.CDLL(None).mallopt(-3, 1 << 16)  # M_MMAP_THRESHOLD: big blocks are mmapped, given back to the OS when freed
+    encoder = FaceT5Encoder(config).eval().requires_grad_(False)
+    ours = facet5_patterns(encoder, torch.rand(1, 448, 448, 3))[1]
+    ours()  # warm-up: one-off allocations, the black-face cache
+    before = status("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+    ours()
+    return status("VmHWM") - before
 
 
 def facet5_full_size_gpu(repeats: int) -> None:
     from faceclip_core.encoders.t5.config import OFFICIAL
-    from faceclip_core.encoders.t5.model import FaceT5Encoder
 
     if not torch.cuda.is_available():
         print("(3) full size timed: skipped (no CUDA GPU here)")
         return
-    torch.manual_seed(0)
-    with torch.device("meta"):
-        encoder = FaceT5Encoder(OFFICIAL)
-    encoder = encoder.to_empty(device="cuda").to(torch.bfloat16).eval().requires_grad_(False)
-    with torch.no_grad():
-        for name, tensor in encoder.state_dict().items():
-            if tensor.is_floating_point():
-                tensor.normal_(0, tensor.shape[-1] ** -0.5 if tensor.ndim >= 2 else 0.1).add_(1.0 if tensor.ndim < 2 and name.endswith("weight") else 0.0)
-    encoder.clear_cache()
-    face = torch.rand(1, 448, 448, 3)
-    official, ours = facet5_patterns(encoder, face)
-    ours()
-    a_s, _, _ = timed(official, repeats, "cuda")
-    b_s, _, _ = timed(ours, repeats, "cuda")
+    a_s, b_s = facet5_random_timed(OFFICIAL, "cuda", torch.bfloat16, repeats)
     print(f"(3) full size, {torch.cuda.get_device_name()}, bf16: (a) per-row calls {a_s:.3f} s, (b) one batch {b_s:.3f} s, "
           f"peak {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
+
+
+def facet5_random_timed(config, device: str, dtype: torch.dtype, repeats: int) -> tuple[float, float]:
+    """Seconds of patterns (a) and (b) on random weights built in place on `device` (no file, no CPU copy)."""
+    from faceclip_core.encoders.t5.model import FaceT5Encoder
+
+    torch.manual_seed(0)
+    with torch.device("meta"):
+        encoder = FaceT5Encoder(config)
+    encoder = encoder.to_empty(device=device).to(dtype).eval().requires_grad_(False)
+    with torch.no_grad():
+        for name, tensor in encoder.state_dict().items():
+            if not tensor.is_floating_point():
+                tensor.zero_()
+            elif tensor.ndim >= 2:
+                tensor.normal_(0, tensor.shape[-1] ** -0.5)
+            elif name.endswith(("weight", "running_var")):
+                tensor.fill_(1.0)
+            else:
+                tensor.normal_(0, 0.1)
+    encoder.clear_cache()
+    official, ours = facet5_patterns(encoder, torch.rand(1, 448, 448, 3))
+    ours()  # warm-up
+    return timed(official, repeats, device)[0], timed(ours, repeats, device)[0]
 
 
 def main() -> None:

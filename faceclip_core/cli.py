@@ -16,6 +16,7 @@ from .errors import FaceCLIPError
 COMMANDS = {
     "encode": ("faceclip_core.encode_cli", "encode an aligned face crop and prompts into SDXL or FLUX (FaceT5) conditioning"),
     "convert": ("faceclip_core.convert_cli", "convert a FaceCLIP-SDXL or FaceT5 encoder checkpoint to .safetensors"),
+    "compare-t5": ("faceclip_core.compare_t5_cli", "check whether a stock t5xxl file holds the same T5 as a FaceT5 file"),
     "download": ("faceclip_core.download_cli", "fetch the official FaceCLIP encoder and UNet into a ComfyUI models folder"),
     "detect": ("faceclip_core.face.detect_cli", "find faces in an image, pick one and write its aligned 448 crop"),
 }

@@ -87,6 +87,8 @@ def test_face_index_errors(encoder, faces):
         encoder.encode(faces, PROMPTS[:2], face_index=[0, 2])
     with pytest.raises(UsageError, match="2 faces and 3 prompts"):
         encoder.encode(faces, PROMPTS)
+    with pytest.raises(UsageError, match="no prompt was given"):
+        encoder.encode(None, [])
 
 
 @pytest.mark.parametrize("storage", [torch.bfloat16, torch.float8_e4m3fn])
@@ -94,7 +96,10 @@ def test_storage_dtype_with_fp32_compute(weights, encoder, faces, storage):
     stored = load_facet5(weights, dtype=torch.float32, storage_dtype=storage)
     wi = stored.encoder_2.t5_encoder.block[0].ff_layer.act.wi_0.weight
     assert wi.dtype == storage
-    assert stored.encoder_2.t5_encoder.final_layer_norm.weight.dtype == torch.float32
+    assert stored.encoder_2.fuser.encoder.text_layers[0].self_attn.in_proj_weight.dtype == storage
+    for kept in (stored.encoder_2.t5_encoder.final_layer_norm.weight, stored.encoder_2.positional_embedding,
+                 stored.encoder_2.face_encoder.pos_embed, stored.encoder_2.fuser.encoder.fusion_layers[0].gamma_l):
+        assert kept.dtype == torch.float32
     context, pooled = stored.encode(faces[:1], PROMPTS[0])
     expected, expected_pooled = encoder.encode(faces[:1], PROMPTS[0])
     assert context.dtype == torch.float32
@@ -105,10 +110,11 @@ def test_storage_dtype_with_fp32_compute(weights, encoder, faces, storage):
         assert cosine > 0.99 and (context - expected).abs().mean() < 0.1
 
 
-def test_bf16_compute(weights, encoder, faces):
-    model = load_facet5(weights, dtype=torch.bfloat16)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_16_bit_compute(weights, encoder, faces, dtype):
+    model = load_facet5(weights, dtype=dtype)
     context, pooled = model.encode(faces[:1], PROMPTS[0])
-    assert context.dtype == torch.bfloat16
+    assert context.dtype == pooled.dtype == dtype
     expected, _ = encoder.encode(faces[:1], PROMPTS[0])
     assert (context.float() - expected).abs().max() < 0.25  # 16-bit compute through 2+2+2 layers
 
@@ -179,6 +185,8 @@ def test_wrong_and_broken_files(weights, tmp_path):
     torch.save(state, tmp_path / "cut.pt")
     with pytest.raises(CheckpointError, match="1 missing: encoder_2.fuser.encoder.text_layers.1.norm2.bias"):
         load_facet5(tmp_path / "cut.pt")
+    with pytest.raises(CheckpointError, match="does not exist. Put the FaceT5 encoder there"):
+        load_facet5(tmp_path / "missing.pt")
     evil = tmp_path / "evil.pt"
     torch.save({"x": torch.zeros(1), "code": Image.Image}, evil)
     with pytest.raises(CheckpointError, match="refused"):
@@ -225,3 +233,14 @@ def test_no_second_copy_when_the_file_dtype_is_kept(tmp_path):
     on_file = [k for k, v in floats.items() if any(a <= v.data_ptr() < b for a, b in ranges)]
     assert ranges and len(on_file) == len(floats)  # every weight is read from the mapping, none copied
     assert model.encode(None, "a")[0].dtype == torch.bfloat16
+
+
+def test_compare_t5_command(weights, tmp_path, capsys):
+    same = _write_t5xxl(weights, tmp_path / "t5xxl_fp16.safetensors")
+    assert cli_main(["compare-t5", str(weights), str(same)]) == 0
+    assert "agree within rounding" in capsys.readouterr().out
+    state = load_file(str(same))
+    state["encoder.block.1.layer.1.DenseReluDense.wo.weight"] *= 1.02  # a fine-tuned tensor
+    save_file(state, str(tmp_path / "changed.safetensors"))
+    assert cli_main(["compare-t5", str(weights), str(tmp_path / "changed.safetensors")]) == 1
+    assert "block.1.ff_layer.wo.weight" in capsys.readouterr().out

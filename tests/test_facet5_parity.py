@@ -24,14 +24,7 @@ pytestmark = pytest.mark.skipif(not OFFICIAL, reason="FACECLIP_OFFICIAL_PATH (a 
 TOLERANCE = 1e-4
 
 
-@pytest.fixture(scope="module")
-def reference_dir(tmp_path_factory) -> Path:
-    return reference_files.reference_dir(OFFICIAL, "official_facet5_reference.py", "FACECLIP_FACET5_PARITY_DIR", tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def reference(reference_dir):
-    return reference_files.read_reference(reference_dir)
+reference_dir, reference = reference_files.parity_fixtures("official_facet5_reference.py", "FACECLIP_FACET5_PARITY_DIR")
 
 
 @pytest.mark.parametrize("source", ["pt", "safetensors"])

@@ -9,7 +9,6 @@ release's T5 values equal a stock T5-XXL's can only be told from the two real fi
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import torch
 from safetensors.torch import save_file

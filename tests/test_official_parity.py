@@ -23,19 +23,12 @@ pytestmark = pytest.mark.skipif(not OFFICIAL, reason="FACECLIP_OFFICIAL_PATH (a 
 TOLERANCE = 1e-4
 
 
-@pytest.fixture(scope="module")
-def reference_dir(tmp_path_factory) -> Path:
-    return reference_files.reference_dir(OFFICIAL, "official_reference.py", "FACECLIP_PARITY_DIR", tmp_path_factory)
+reference_dir, reference = reference_files.parity_fixtures("official_reference.py", "FACECLIP_PARITY_DIR")
 
 
 @pytest.fixture(scope="module")
 def encoder(reference_dir):
     return load_encoder(reference_dir / "face_clip_encoder.pt", dtype=torch.float32)
-
-
-@pytest.fixture(scope="module")
-def reference(reference_dir):
-    return reference_files.read_reference(reference_dir)
 
 
 @pytest.mark.parametrize("case", ["faces", "no_face", "mixed"])

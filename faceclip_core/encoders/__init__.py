@@ -1,6 +1,8 @@
 """The face + text encoders of the FaceCLIP release, one package each, and the parts they share.
 
 - `sdxl/`: FaceCLIP-SDXL, whose context replaces SDXL's two CLIP text encoders.
+- `t5/`: FaceT5, whose context replaces FLUX.1-dev's T5 hidden states (pooled: CLIP-L's).
 - shared: `attention` (attention building blocks and the layer-set seam), `face_vit` (the face
-  recogniser ViT), `tokenizer` (CLIP BPE).
+  recogniser ViT), `fusion_blocks` (the fusers' bi-attention and text layers), `tokenizer` (CLIP BPE),
+  `casting` (layers that store one dtype and compute in another), `kind` (which encoder a file holds).
 """

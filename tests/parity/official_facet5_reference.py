@@ -15,7 +15,6 @@ CLIPTextModel and flash-T5's base classes) must be installed.
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import gzip
 import importlib
@@ -29,7 +28,7 @@ from torch import nn
 
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1]), str(Path(__file__).parents[2])]
 from official_reference import _StubFinder  # noqa: E402  (the SDXL reference's import stubs)
-from reference_files import save_reference  # noqa: E402
+from reference_files import parse_args, save_reference  # noqa: E402
 from tiny_facet5 import random_facet5_state, tiny_facet5_config  # noqa: E402
 
 LONG_PROMPT = "a very detailed portrait photograph of a person in soft window light " * 40  # > 512 T5 tokens
@@ -115,12 +114,7 @@ def build_official(checkout: Path, out: Path) -> nn.Module:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkout", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    args = parse_args(__doc__.splitlines()[0])
     torch.set_grad_enabled(False)
 
     model = build_official(args.checkout.resolve(), args.out)

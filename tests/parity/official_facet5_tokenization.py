@@ -50,7 +50,8 @@ def main() -> None:
     records = [{"prompt": p, "clip": ids(clip, p), "t5": ids(t5, p)} for p in PROMPTS]
     meta = {"transformers": transformers.__version__, "t5_tokenizer_class": type(t5).__name__,
             "clip_tokenizer_class": type(clip).__name__}
-    args.out.write_text(json.dumps({"made_with": meta, "cases": records}, ensure_ascii=False, indent=0) + "\n")
+    lines = ",\n".join(json.dumps(r, ensure_ascii=False) for r in records)  # one prompt per line
+    args.out.write_text(f'{{"made_with": {json.dumps(meta)},\n"cases": [\n{lines}\n]}}\n')
     print(f"wrote {args.out}: {len(records)} prompts, {meta}")
 
 

@@ -12,10 +12,8 @@ transformers and the pip open_clip, none of which its encoder's forward needs. N
 """
 from __future__ import annotations
 
-import argparse
 import importlib.abc
 import importlib.machinery
-import json
 import os
 import sys
 import types
@@ -23,6 +21,9 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).parent))
+from reference_files import parse_args, save_reference  # noqa: E402
 
 # (face id or None, prompt) per row; one official call per case, as its pipeline does
 LONG_PROMPT = "a very detailed portrait photograph of a person " * 12
@@ -128,12 +129,7 @@ def randomize_(model: nn.Module, seed: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkout", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    args = parse_args(__doc__.splitlines()[0])
     torch.set_grad_enabled(False)
 
     model = build_official(args.checkout.resolve())
@@ -157,8 +153,6 @@ def main() -> None:
             outputs[f"{case}.pooled"] = result.pooled[0].float().contiguous()
     finally:
         os.chdir(cwd)
-
-    from reference_files import save_reference
 
     save_reference(args.out, outputs, CASES, "face_clip_encoder.pt")
 

@@ -1,6 +1,7 @@
 """The official reference outputs the parity tests compare with: written by the reference scripts, read by the tests."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -19,7 +20,33 @@ def save_reference(out: Path, outputs: dict[str, torch.Tensor], cases: dict, wei
     print(f"wrote {out / weights} and {out / REFERENCE}")
 
 
-def reference_dir(official: str, script: str, reuse_env: str, tmp_path_factory) -> Path:
+def parse_args(description: str) -> argparse.Namespace:
+    """The reference scripts' command line: CHECKOUT OUT [--seed N]; OUT is created."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("checkout", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def parity_fixtures(script: str, reuse_env: str):
+    """(reference_dir, reference) module fixtures for a parity test whose official outputs come from `script`."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def reference_dir(tmp_path_factory) -> Path:
+        return run_reference(os.environ["FACECLIP_OFFICIAL_PATH"], script, reuse_env, tmp_path_factory)
+
+    @pytest.fixture(scope="module")
+    def reference(reference_dir):
+        return read_reference(reference_dir)
+
+    return reference_dir, reference
+
+
+def run_reference(official: str, script: str, reuse_env: str, tmp_path_factory) -> Path:
     """The folder $reuse_env names if it holds a reference already, else a fresh run of tests/parity/`script`."""
     given = os.environ.get(reuse_env)
     if given and (Path(given) / REFERENCE).is_file():

@@ -42,6 +42,8 @@ def check_state(state: StateDict, config: FaceT5Config, where: str) -> None:
 def read_facet5_state(path: str | os.PathLike) -> tuple[StateDict, FaceT5Config]:
     """The state dict (release key names, memory-mapped where the format allows) and its architecture."""
     path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: does not exist. Put the FaceT5 encoder there; it is published at {SOURCE}.")
     state, _metadata = read_checkpoint(path)
     if not is_facet5(list(state)):
         raise CheckpointError(
@@ -96,7 +98,7 @@ def read_t5xxl_state(path: str | os.PathLike, config: FaceT5Config) -> StateDict
     Every tensor of the FaceT5 T5 must be there with the FaceT5 file's shape. Both layouts compute the
     same function (T5-v1.1: unscaled attention, block-0 relative bias shared by all blocks, gated tanh
     GELU, RMSNorm), so the mapping is exact. Whether the values equal the release's frozen T5 is a
-    property of the two real files, which `t5_differences` measures; it is not known from the layout.
+    property of the two real files, which `python -m faceclip_core compare-t5` measures.
     """
     path = Path(path)
     raw, metadata = read_checkpoint(path)

@@ -12,22 +12,25 @@ from torch import nn
 
 from .. import casting
 from ..attention import Operations
+from ..sdxl.loader import _aligned
 from .checkpoint import read_facet5_state, read_t5xxl_state
 from .model import FaceT5Encoder
 
 
-def _aligned(tensor: torch.Tensor) -> torch.Tensor:
-    """safetensors packs tensors without padding; CPU kernels take other paths on unaligned data (see sdxl.loader)."""
-    return tensor if tensor.data_ptr() % 64 == 0 else tensor.clone()
+def matrix_keys(model: nn.Module) -> set[str]:
+    """The tensors held in the storage dtype: layer weights (Linear, Embedding, Conv2d) and the attention
+    in_proj matrices. Everything else (norms, biases, BatchNorm statistics, layer scales, position tables)
+    stays in the compute dtype: small, and used as is."""
+    layers = (nn.Linear, nn.Embedding, nn.Conv2d)
+    keys = {f"{name}.weight" for name, module in model.named_modules() if isinstance(module, layers)}
+    return keys | {name for name, _ in model.named_parameters() if name.endswith("in_proj_weight")}
 
 
-def _stored(tensor: torch.Tensor, storage: torch.dtype, compute: torch.dtype) -> torch.Tensor:
-    """Matrices (Linear/Embedding/Conv weights, tables) in the storage dtype; vectors (norms, biases,
-    BatchNorm statistics, layer scales) in the compute dtype; integer buffers copied (a tensor left on a
-    mapping keeps the whole file mapped)."""
+def _stored(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`tensor` in `dtype`, aligned; integer buffers copied (a tensor left on a mapping keeps the file mapped)."""
     if not tensor.is_floating_point():
         return tensor.clone()
-    return _aligned(tensor.to(storage if tensor.ndim >= 2 else compute))
+    return _aligned(tensor.to(dtype))
 
 
 def load_facet5(
@@ -44,7 +47,7 @@ def load_facet5(
     - `storage_dtype`: the dtype matrices are held in (default: `dtype`). With a different one (e.g.
       torch.float8_e4m3fn to halve T5-XXL's 9.5 GB), the layers must cast at use: pass casting `ops`
       (ComfyUI's `comfy.ops.manual_cast`); with `ops=torch.nn` this package's `casting` layers are used.
-      Vectors (norms, biases, BatchNorm statistics) are always held in `dtype`.
+      Only layer weights and attention in_proj matrices take it (see `matrix_keys`); the rest is in `dtype`.
     - `ops`: where Linear, LayerNorm, Conv2d and Embedding come from.
     - `t5_path`: take the T5-XXL encoder from this file (ComfyUI's `t5xxl_*.safetensors` layout,
       `encoder.block.N.layer…` + `shared.weight`) instead of from `path`; everything else comes from
@@ -57,9 +60,11 @@ def load_facet5(
     storage = storage_dtype or dtype
     if storage != dtype and ops is nn:
         ops = casting
-    state = {k: _stored(v, storage, dtype) for k, v in state.items()}
     with torch.device("meta"):
         model = FaceT5Encoder(config, ops)
+    matrices = matrix_keys(model)
+    for key in list(state):  # in place: each source tensor is freed as soon as its stored form exists
+        state[key] = _stored(state[key], storage if key in matrices else dtype)
     model.load_state_dict(state, strict=True, assign=True)
     model.execution_dtype = dtype
     return model.to(device).eval().requires_grad_(False)

@@ -97,6 +97,8 @@ class FaceT5Encoder(nn.Module):
 
     def forward(self, face_tokens: torch.Tensor | None, prompts: Sequence[str], face_index: FaceIndex) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode all prompts as one batch; row i uses face `face_index[i]` of `face_tokens`, or the no-face path if None."""
+        if not prompts:
+            raise UsageError("no prompt was given: FaceT5 encodes one row per prompt")
         if len(face_index) != len(prompts):
             raise UsageError(f"face_index has {len(face_index)} entries for {len(prompts)} prompts")
         n_faces = 0 if face_tokens is None else len(face_tokens)

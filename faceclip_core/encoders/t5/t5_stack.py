@@ -109,7 +109,16 @@ class T5Block(nn.Module):
         self.ff_layer = FeedForwardLayer(cfg, ops)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        return self.ff_layer(self.self_attention_layer(x, bias))
+        return _fp16_safe(self.ff_layer(_fp16_safe(self.self_attention_layer(x, bias))))
+
+
+def _fp16_safe(x: torch.Tensor) -> torch.Tensor:
+    """T5-v1.1's residual stream outgrows float16 (the official code runs bf16); clamp it below inf, as
+    transformers' T5 does in float16. No effect in float32/bfloat16."""
+    if x.dtype != torch.float16:
+        return x
+    limit = torch.finfo(torch.float16).max - 1000
+    return x.clamp(-limit, limit)
 
 
 class T5Stack(nn.Module):

@@ -32,7 +32,7 @@ class T5Tokenizer:
             ) from exc
         try:
             self._tokenizer = Tokenizer.from_str(gzip.open(path).read().decode("utf-8"))
-        except (OSError, ValueError, Exception) as exc:  # tokenizers raises its own Exception type
+        except Exception as exc:  # OSError, gzip/UTF-8 errors, or the tokenizers library's own exception
             raise FaceCLIPError(
                 f"The T5 tokenizer file {path} cannot be read ({exc}). Reinstall comfyui-faceclip: the file ships with the package."
             ) from exc
