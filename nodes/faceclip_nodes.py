@@ -66,6 +66,11 @@ class FaceCLIPModel:
     def encoder(self) -> FaceCLIPEncoder:
         return self.patcher.model
 
+    @staticmethod
+    def average(features: Any) -> Any:
+        """Several reference faces -> one, whose features are their average (several photos of one person)."""
+        return features.mean()
+
     def encode(self, crops: torch.Tensor | None, prompts: list[str], face_index: list[int | None], average: bool
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """(context, pooled) on the host's intermediate device, in float32 as the host's own encoders return."""
@@ -77,7 +82,7 @@ class FaceCLIPModel:
         with torch.inference_mode():
             features = None if crops is None else encoder.encode_faces(crops)
             if features is not None and average:
-                features = features.mean()
+                features = self.average(features)
             encoder.warn_truncated(prompts, face_index)
             context, pooled = encoder(features, prompts, face_index)
         out = mm.intermediate_device()
@@ -155,17 +160,19 @@ def faces_to_crops(faces: list[Face]) -> torch.Tensor:
     return to_image_batch([f.crop for f in faces])
 
 
-def check_conditioning(context: torch.Tensor, pooled: torch.Tensor, rows: int) -> None:
-    """What KSampler's SDXL path will read: fail here, with the cause, rather than deep in the sampler."""
-    if context.shape != (rows, 77, 2048) or pooled.shape != (rows, 1280):
+def check_conditioning(context: torch.Tensor, pooled: torch.Tensor, rows: int, *, context_shape: tuple[int, int] = (77, 2048),
+                       pooled_width: int = 1280, encoder: str = "FaceCLIP", model: str = "SDXL") -> None:
+    """What KSampler's path for `model` will read: fail here, with the cause, rather than deep in the sampler."""
+    if context.shape != (rows, *context_shape) or pooled.shape != (rows, pooled_width):
         raise UsageError(
-            f"The FaceCLIP encoder gave context {tuple(context.shape)} and pooled {tuple(pooled.shape)}, "
-            f"but SDXL needs ({rows}, 77, 2048) and ({rows}, 1280): load the official FaceCLIP encoder, not a test-size one."
+            f"The {encoder} encoder gave context {tuple(context.shape)} and pooled {tuple(pooled.shape)}, "
+            f"but {model} needs {(rows, *context_shape)} and {(rows, pooled_width)}: load the official {encoder} encoder, "
+            "not a test-size one."
         )
     if not (torch.isfinite(context).all() and torch.isfinite(pooled).all()):
         raise UsageError(
-            "The FaceCLIP encoder produced NaN or infinite values. With dtype fp16 on this device try bf16 or fp32 "
-            "in FaceCLIP Loader; if it persists, the weights file is damaged: download it again."
+            f"The {encoder} encoder produced NaN or infinite values. With dtype fp16 on this device try bf16 or fp32 "
+            f"in {encoder} Loader; if it persists, the weights file is damaged: download it again."
         )
 
 
@@ -176,6 +183,20 @@ def split_prompts(text: str, one_per_line: bool) -> list[str]:
     if len(prompts) > MAX_PROMPTS:
         raise UsageError(f"{len(prompts)} prompts in one batch (at most {MAX_PROMPTS}): split the text over several nodes.")
     return prompts
+
+
+def encode_prompts(model: FaceCLIPModel, text: str, multiple_faces: str, one_prompt_per_line: bool,
+                   face: list[Face] | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Text Encode nodes' common part: (context, pooled), one row per prompt, every row with the reference face
+    (the first, or all averaged) or, without one, the no-face path."""
+    prompts = split_prompts(text, one_prompt_per_line)
+    crops = None
+    if face is not None:
+        crops = faces_to_crops(face)
+        if multiple_faces == "first":
+            crops = crops[:1]
+    face_index = [None if crops is None else 0] * len(prompts)
+    return model.encode(crops, prompts, face_index, average=multiple_faces == "average")
 
 
 class FaceCLIPTextEncodeSDXL:
@@ -221,15 +242,8 @@ class FaceCLIPTextEncodeSDXL:
                face: list[Face] | None = None):
         if not isinstance(faceclip, FaceCLIPModel):
             raise UsageError(f"The faceclip input must come from FaceCLIP Loader (got {type(faceclip).__name__}).")
-        prompts = split_prompts(text, one_prompt_per_line)
-        crops = None
-        if face is not None:
-            crops = faces_to_crops(face)
-            if multiple_faces == "first":
-                crops = crops[:1]
-        face_index = [None if crops is None else 0] * len(prompts)
-        context, pooled = faceclip.encode(crops, prompts, face_index, average=multiple_faces == "average")
-        check_conditioning(context, pooled, len(prompts))
+        context, pooled = encode_prompts(faceclip, text, multiple_faces, one_prompt_per_line, face)
+        check_conditioning(context, pooled, len(context))
         sizes = {"width": width, "height": height, "crop_w": crop_w, "crop_h": crop_h,
                  "target_width": target_width, "target_height": target_height}
         return ([[context, {"pooled_output": pooled, **sizes}]],)

@@ -11,7 +11,12 @@ Files written under DIR (a host's `models/` folder), by part; the workflows' fil
     insightface      insightface/models/antelopev2/*.onnx          InsightFace Loader: real detector, stand-in recogniser
     sdxl_checkpoint  checkpoints/sd_xl_base_1.0.safetensors        CheckpointLoaderSimple: the parts above in one
                                                                    file, sparse (see tests/tiny_checkpoint.py)
-Sizes and why some parts cannot be small: see tests/tiny_sdxl.py. Each part is one function
+    flux_dit         diffusion_models/faceclip_flux_dit.pt         UNETLoader: FLUX.1-dev in diffusers layout, as the
+                                                                   release's dit.pt; full widths, 1+1 blocks, compact
+    flux_vae         vae/ae.safetensors                            VAELoader: full-size FLUX autoencoder, random
+    facet5           faceclip/face_t5_encoder.pt                   FaceT5 Loader: FLUX's widths (T5 4096, CLIP-L
+                                                                   768), few layers (see tests/tiny_facet5.py)
+Sizes and why some parts cannot be small: see tests/tiny_sdxl.py and tests/tiny_flux.py. Each part is one function
 `write_<part>(models_dir) -> list[Path]`, listed in PARTS; add a part by adding one.
 """
 from __future__ import annotations
@@ -34,6 +39,9 @@ FACECLIP_ENCODER = "faceclip/face_clip_encoder.pt"
 CLIP_L = "text_encoders/tiny_clip_l.pt"
 CLIP_G = "text_encoders/tiny_clip_g.pt"
 SDXL_CHECKPOINT = "checkpoints/sd_xl_base_1.0.safetensors"
+FLUX_DIT = "diffusion_models/faceclip_flux_dit.pt"
+FLUX_VAE = "vae/ae.safetensors"
+FACET5_ENCODER = "faceclip/face_t5_encoder.pt"
 
 
 def _target(models_dir: Path, relative: str) -> Path:
@@ -85,6 +93,37 @@ def write_sdxl_checkpoint(models_dir: Path) -> list[Path]:
     return [path]
 
 
+def write_flux_dit(models_dir: Path) -> list[Path]:
+    import tiny_flux
+
+    path = _target(models_dir, FLUX_DIT)
+    # 0.55 B parameters in a few MB: compact tensors (see tests/tiny_sdxl.py), bf16 as the release
+    torch.save(tiny_sdxl.random_state_dict(tiny_flux.dit_shapes(), dtype=torch.bfloat16, seed=6, compact=True), path)
+    return [path]
+
+
+def write_flux_vae(models_dir: Path) -> list[Path]:
+    import tiny_flux
+
+    path = _target(models_dir, FLUX_VAE)
+    save_file(tiny_sdxl.random_state_dict(tiny_flux.vae_shapes(), dtype=torch.bfloat16, seed=7), str(path))
+    return [path]
+
+
+def write_facet5(models_dir: Path) -> list[Path]:
+    from tiny_facet5 import random_facet5_state, tiny_facet5_config
+
+    path = _target(models_dir, FACET5_ENCODER)
+    # the context and pooled widths FLUX's transformer takes (0.34 B parameters with one fuser layer), saved as the
+    # release (torch.save, bf16); the big matrices (T5's 32128-row embedding, the fuser's 4096-wide attention) as
+    # compact tensors (see tests/tiny_sdxl.py), so the file has a few MB instead of 670
+    state = random_facet5_state(tiny_facet5_config(d_model=4096, clip_width=768, fuser_layers=1), seed=8)
+    generator = torch.Generator().manual_seed(8)
+    torch.save({k: tiny_sdxl.compact_like(v, torch.bfloat16, generator) if v.numel() > 1 << 22
+                else v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.items()}, path)
+    return [path]
+
+
 PARTS: dict[str, Callable[[Path], list[Path]]] = {
     "sdxl_unet": write_sdxl_unet,
     "sdxl_vae": write_sdxl_vae,
@@ -92,6 +131,9 @@ PARTS: dict[str, Callable[[Path], list[Path]]] = {
     "faceclip": write_faceclip,
     "insightface": write_insightface,
     "sdxl_checkpoint": write_sdxl_checkpoint,
+    "flux_dit": write_flux_dit,
+    "flux_vae": write_flux_vae,
+    "facet5": write_facet5,
 }
 
 

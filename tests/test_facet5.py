@@ -244,3 +244,17 @@ def test_compare_t5_command(weights, tmp_path, capsys):
     save_file(state, str(tmp_path / "changed.safetensors"))
     assert cli_main(["compare-t5", str(weights), str(tmp_path / "changed.safetensors")]) == 1
     assert "block.1.ff_layer.wo.weight" in capsys.readouterr().out
+
+
+def test_an_over_long_prompt_logs_one_warning_with_the_t5_count(encoder, caplog):
+    from faceclip_core.encoders.t5.tokenizers import t5_tokenizer
+
+    tokenizer = t5_tokenizer()
+    long = " ".join(["word"] * 600)
+    assert tokenizer.dropped_tokens("a photo of a person") == 0
+    assert tokenizer.dropped_tokens(long) == len(tokenizer._counter.encode(long).ids) - 512 > 0
+    with caplog.at_level("WARNING"):
+        encoder.encode(None, ["a short prompt", long])
+    [record] = [r for r in caplog.records if "T5 tokens" in r.getMessage()]
+    assert f"prompt 2 lost its last {tokenizer.dropped_tokens(long)} tokens" in record.getMessage()
+    assert "prompt 1" not in record.getMessage()

@@ -5,8 +5,6 @@ workflow runs as shipped except for image size and step count, cut so a CPU run 
 """
 from __future__ import annotations
 
-import copy
-import json
 import shutil
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from PIL import Image
 
 import assets
 from host.fixtures import comfy_path, comfy_server  # noqa: F401  (fixtures)
+from host.graphs import api_workflow as api, quick
 from host.server import ComfyServer
 from workflow_format import FACECLIP_WORKFLOWS
 
@@ -29,23 +28,6 @@ def server(comfy_server: ComfyServer) -> ComfyServer:
         shutil.copy(path, comfy_server.input_dir / path.name)
     Image.fromarray(assets.coffee()).save(comfy_server.input_dir / "no_face.png")
     return comfy_server
-
-
-def quick(graph: dict, size: int = 64, steps: int = 1) -> dict:
-    """The same graph at a CPU-friendly size and step count."""
-    graph = copy.deepcopy(graph)
-    for node in graph.values():
-        inputs = node["inputs"]
-        for key in ("width", "height", "target_width", "target_height"):
-            if key in inputs:
-                inputs[key] = size
-        if node["class_type"] == "KSampler":
-            inputs["steps"] = steps
-    return graph
-
-
-def api(name: str) -> dict:
-    return json.loads((ROOT / "example_workflows" / "api" / f"{name}.json").read_text())
 
 
 def test_nodes_and_model_dropdowns_are_registered(server):

@@ -233,6 +233,11 @@ def _random_tensor(shape: tuple[int, ...], dtype: torch.dtype, generator: torch.
     return base.as_strided(shape, (1,) * len(shape))
 
 
+def compact_like(tensor: torch.Tensor, dtype: torch.dtype, generator: torch.Generator) -> torch.Tensor:
+    """A compact random tensor of `tensor`'s shape and scale (for torch.save only, see the module doc)."""
+    return _random_tensor(tuple(tensor.shape), dtype, generator, compact=True)
+
+
 def random_state_dict(shapes: Shapes, dtype: torch.dtype = torch.float16, seed: int = 0, compact: bool = False) -> dict[str, torch.Tensor]:
     """Random weights for `shapes`: 1-D weights (norms) are ones, biases zeros, the rest scaled
     normal noise. `compact` tensors are views meant for torch.save only (see the module doc)."""

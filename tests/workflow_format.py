@@ -37,8 +37,21 @@ CORE_NODES: dict[str, dict[str, list]] = {
     "SaveImage": {"inputs": [("images", "IMAGE")], "widgets": ["filename_prefix"], "outputs": []},
     "PreviewImage": {"inputs": [("images", "IMAGE")], "widgets": [], "outputs": []},
     "PreviewAny": {"inputs": [("source", "*")], "widgets": [], "outputs": []},
+    "EmptySD3LatentImage": {"inputs": [], "widgets": ["width", "height", "batch_size"], "outputs": [("LATENT", "LATENT")]},
+    "FluxGuidance": {"inputs": [("conditioning", "CONDITIONING")], "widgets": ["guidance"],
+                     "outputs": [("CONDITIONING", "CONDITIONING")]},
+    "ModelSamplingFlux": {"inputs": [("model", "MODEL")], "widgets": ["max_shift", "base_shift", "width", "height"],
+                          "outputs": [("MODEL", "MODEL")]},
 }
-WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}  # and lists (combos); any other type is a link
+# The FaceT5 nodes as saved workflows see them: their V3 schemas import the host's comfy_api, so the builder
+# reads this where there is no host; tests/test_facet5_nodes.py checks the schemas declare exactly this.
+FACET5_NODE_SPECS: dict[str, dict[str, list]] = {
+    "FaceT5Loader": {"inputs": [], "widgets": ["encoder_name", "t5", "dtype"], "outputs": [("FACET5", "FACET5")]},
+    "FaceT5TextEncodeFlux": {"inputs": [("facet5", "FACET5"), ("face", "FACE")],
+                             "widgets": ["text", "multiple_faces", "one_prompt_per_line"],
+                             "outputs": [("CONDITIONING", "CONDITIONING")]},
+}
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}  # and lists (V1 combos); any other type is a link
 # widget values the frontend keeps but the API never sends, with what the frontend writes for them
 UI_ONLY_WIDGETS = {"control_after_generate": "fixed", "upload": "image"}
 
@@ -53,6 +66,8 @@ def node_spec(class_type: str) -> dict[str, list]:
     """Link inputs, widgets (frontend order) and outputs of a node type, ours from its declaration."""
     if class_type in CORE_NODES:
         return CORE_NODES[class_type]
+    if class_type in FACET5_NODE_SPECS:
+        return FACET5_NODE_SPECS[class_type]
     node = _pack_nodes()[class_type]
     declared = node.INPUT_TYPES()
     inputs, widgets = [], []
@@ -132,15 +147,21 @@ NEGATIVE = ("nude, worst quality, low quality, normal quality, nsfw, abstract, g
 SIZE = {"width": 864, "height": 1152}  # the official pipeline's portrait size
 
 
+def _reference_face(g: Graph) -> tuple[int, int]:
+    """The reference photo's face, along the bottom row: (analyzer, Detect Face) node ids."""
+    analyzer = g.add("FaceCLIPInsightFaceLoader", 0, 3, pack="antelopev2", provider="auto")
+    photo = g.add("LoadImage", 1, 3, image=FACE_IMAGE)
+    face = g.add("FaceCLIPDetectFace", 2, 3, analyzer=(analyzer, 0), image=(photo, 0), pick="largest", index=0)
+    g.add("PreviewImage", 3, 3, images=(face, 1))
+    return analyzer, face
+
+
 def _faceclip_base(g: Graph, prompt: str, one_per_line: bool, batch: int) -> tuple[int, int, int]:
     """Shared front of the FaceCLIP workflows: loaders, the reference face, both encodes, sampling."""
     unet = g.add("UNETLoader", 0, 0, unet_name=UNET, weight_dtype="default")
     vae = g.add("VAELoader", 0, 1, vae_name=VAE)
     faceclip = g.add("FaceCLIPLoader", 0, 2, encoder_name=ENCODER, dtype="auto")
-    analyzer = g.add("FaceCLIPInsightFaceLoader", 0, 3, pack="antelopev2", provider="auto")
-    photo = g.add("LoadImage", 1, 3, image=FACE_IMAGE)
-    face = g.add("FaceCLIPDetectFace", 2, 3, analyzer=(analyzer, 0), image=(photo, 0), pick="largest", index=0)
-    g.add("PreviewImage", 3, 3, images=(face, 1))
+    analyzer, face = _reference_face(g)
     sizes = {"width": SIZE["width"], "height": SIZE["height"], "crop_w": 0, "crop_h": 0,
              "target_width": SIZE["width"], "target_height": SIZE["height"]}
     positive = g.add("FaceCLIPTextEncodeSDXL", 1, 1, faceclip=(faceclip, 0), face=(face, 0), text=prompt, **sizes,
@@ -181,6 +202,42 @@ def faceclip_id_similarity() -> Graph:
     g.add("SaveImage", 4, 0, images=(image, 0), filename_prefix="faceclip_scored")
     score = g.add("FaceIDSimilarity", 4, 1, analyzer=(analyzer, 0), reference=(face, 0), images=(image, 0))
     g.add("PreviewAny", 5, 1, source=(score, 2))
+    return g
+
+
+# FaceT5 + FLUX.1-dev: the release's transformer (model/dit.pt, renamed), FLUX's VAE, the FaceT5 encoder
+FLUX_DIT, FLUX_VAE, FACET5_ENCODER = "faceclip_flux_dit.pt", "ae.safetensors", "face_t5_encoder.pt"
+FLUX_NEGATIVE = (  # the official FaceT5 script's negative prompt
+    "digital painting, 3d render, CGI, cartoon, anime, unreal, stylized, overexposed, glossy skin, wearing mask, "
+    "looking away from the camera, wearing glasses, wearing sunglasses, " + NEGATIVE + ", ugly eyes, imperfect eyes, "
+    "deformed pupils, deformed iris, bad anatomy")
+
+
+def faceclip_flux_portrait() -> Graph:
+    """The official FaceT5 pipeline as a graph: the face on the positive, the black face on the negative, FLUX
+    guidance 1.0 on both and true CFG 3.5 (KSampler's cfg), 50 steps at 864x1152, the sigma shift FLUX.1-dev's
+    scheduler derives from the image size (ModelSamplingFlux with its base 0.5 and max 1.15)."""
+    from nodes.facet5_logic import T5_FROM_FILE
+
+    g = Graph()
+    unet = g.add("UNETLoader", 0, 0, unet_name=FLUX_DIT, weight_dtype="default")
+    vae = g.add("VAELoader", 0, 1, vae_name=FLUX_VAE)
+    facet5 = g.add("FaceT5Loader", 0, 2, encoder_name=FACET5_ENCODER, t5=T5_FROM_FILE, dtype="auto")
+    _, face = _reference_face(g)
+    positive = g.add("FaceT5TextEncodeFlux", 1, 1, facet5=(facet5, 0), face=(face, 0),
+                     text="A woman wearing a blue denim shirt and khaki pants, on a rocky desert plateau.",
+                     multiple_faces="first", one_prompt_per_line=False)
+    negative = g.add("FaceT5TextEncodeFlux", 1, 2, facet5=(facet5, 0), text=FLUX_NEGATIVE,
+                     multiple_faces="first", one_prompt_per_line=False)
+    positive = g.add("FluxGuidance", 2, 1, conditioning=(positive, 0), guidance=1.0)
+    negative = g.add("FluxGuidance", 2, 2, conditioning=(negative, 0), guidance=1.0)
+    latent = g.add("EmptySD3LatentImage", 1, 0, **SIZE, batch_size=1)
+    shifted = g.add("ModelSamplingFlux", 2, 0, model=(unet, 0), max_shift=1.15, base_shift=0.5, **SIZE)
+    sampled = g.add("KSampler", 3, 0, model=(shifted, 0), positive=(positive, 0), negative=(negative, 0),
+                    latent_image=(latent, 0), seed=453563, control_after_generate="fixed", steps=50, cfg=3.5,
+                    sampler_name="euler", scheduler="simple", denoise=1.0)
+    image = g.add("VAEDecode", 4, 0, samples=(sampled, 0), vae=(vae, 0))
+    g.add("SaveImage", 5, 0, images=(image, 0), filename_prefix="faceclip_flux")
     return g
 
 
@@ -228,7 +285,8 @@ FACECLIP_WORKFLOWS = {
     "faceclip_id_similarity": faceclip_id_similarity,
 }
 IDEA_WORKFLOWS = {"idea_train": idea_train, "idea_apply": idea_apply}
-WORKFLOWS = {**FACECLIP_WORKFLOWS, **IDEA_WORKFLOWS}
+FLUX_WORKFLOWS = {"faceclip_flux_portrait": faceclip_flux_portrait}
+WORKFLOWS = {**FACECLIP_WORKFLOWS, **IDEA_WORKFLOWS, **FLUX_WORKFLOWS}
 
 
 def write_workflows(folder: Path = ROOT / "example_workflows") -> None:

@@ -1,7 +1,31 @@
-"""API-format graphs (what `POST /prompt` takes) built from the host's core nodes only."""
+"""API-format graphs (what `POST /prompt` takes): built from the host's core nodes only, and the example
+workflows' API twins cut to CPU size."""
 from __future__ import annotations
 
+import copy
+import json
+from pathlib import Path
 from typing import Any
+
+API_WORKFLOWS = Path(__file__).resolve().parents[2] / "example_workflows" / "api"
+
+
+def api_workflow(name: str) -> dict[str, Any]:
+    """example_workflows/api/NAME.json"""
+    return json.loads((API_WORKFLOWS / f"{name}.json").read_text())
+
+
+def quick(graph: dict[str, Any], size: int = 64, steps: int = 1) -> dict[str, Any]:
+    """The same graph at a CPU-friendly size and step count."""
+    graph = copy.deepcopy(graph)
+    for node in graph.values():
+        inputs = node["inputs"]
+        for key in ("width", "height", "target_width", "target_height"):
+            if key in inputs:
+                inputs[key] = size
+        if node["class_type"] == "KSampler":
+            inputs["steps"] = steps
+    return graph
 
 
 def core_sdxl_graph(unet_name: str, clip_l_name: str, clip_g_name: str, vae_name: str, *, size: int = 64,

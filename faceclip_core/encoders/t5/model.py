@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 import torch
@@ -20,6 +21,8 @@ from .config import OFFICIAL, FaceT5Config
 from .fuser import Fuser
 from .t5_stack import T5Stack
 from .tokenizers import clip_tokenizer, t5_tokenizer
+
+log = logging.getLogger(__name__)
 
 
 class FaceT5(nn.Module):
@@ -114,6 +117,16 @@ class FaceT5Encoder(nn.Module):
         pooled = self.encoder_1(clip_ids, self.clip_tokenizer.end_id, dtype)
         return context, pooled
 
+    def warn_truncated(self, prompts: Sequence[str], face_index: FaceIndex | None = None) -> list[int]:
+        """Logs one warning naming each prompt cut to fit T5's context and how many tokens it lost; returns the
+        count per prompt. `face_index` is unused (no prefix here): it keeps the FaceCLIP-SDXL encoder's signature."""
+        dropped = [self.t5_tokenizer.dropped_tokens(p) for p in prompts]
+        cut = [f"prompt {row + 1} lost its last {n} tokens" for row, n in enumerate(dropped) if n]
+        if cut:
+            log.warning("FaceT5 reads %d T5 tokens per prompt (end included); %s.", self.t5_tokenizer.context_length,
+                        ", ".join(cut))
+        return dropped
+
     @torch.inference_mode()
     def encode(
         self, faces: torch.Tensor | None, prompts: str | Sequence[str], face_index: FaceIndex | None = None
@@ -129,4 +142,5 @@ class FaceT5Encoder(nn.Module):
         tokens = None if faces is None else self.encode_faces(faces)
         if face_index is None:
             face_index = default_face_index(0 if tokens is None else len(tokens), len(prompts))
+        self.warn_truncated(prompts, face_index)
         return self(tokens, prompts, face_index)

@@ -31,7 +31,9 @@ class T5Tokenizer:
                 "FaceT5 needs the `tokenizers` package (ComfyUI already has it): pip install tokenizers"
             ) from exc
         try:
-            self._tokenizer = Tokenizer.from_str(gzip.open(path).read().decode("utf-8"))
+            spec = gzip.open(path).read().decode("utf-8")
+            self._tokenizer = Tokenizer.from_str(spec)
+            self._counter = Tokenizer.from_str(spec)  # untruncated, unpadded: to count what a prompt loses
         except Exception as exc:  # OSError, gzip/UTF-8 errors, or the tokenizers library's own exception
             raise FaceCLIPError(
                 f"The T5 tokenizer file {path} cannot be read ({exc}). Reinstall comfyui-faceclip: the file ships with the package."
@@ -39,6 +41,10 @@ class T5Tokenizer:
         self._tokenizer.enable_truncation(context_length)
         self._tokenizer.enable_padding(length=context_length, pad_id=T5_PAD_ID, pad_token="<pad>")
         self.context_length = context_length
+
+    def dropped_tokens(self, text: str) -> int:
+        """How many of the text's tokens (`</s>` included) do not fit in context_length."""
+        return max(0, len(self._counter.encode(text).ids) - self.context_length)
 
     def __call__(self, texts: str | Sequence[str]) -> torch.Tensor:
         """(N, context_length) int64 ids."""
