@@ -23,7 +23,7 @@ from faceclip_core.train.stage1 import Stage1Decoder, build_objective, collate, 
 from faceclip_core.train.stage1_init import initial_encoder
 from faceclip_core.train.stream import BatchStream, Position
 from tiny_faceclip import make_tiny_encoder, random_faces
-from tiny_training import StandInAnalyzer, stage1_config, write_models, write_photo_folder
+from tiny_training import StandInAnalyzer, logged, stage1_config, write_models, write_photo_folder
 
 pytest.importorskip("tqdm", reason="the train extra (requirements-train.txt) is not installed")
 pytest.importorskip("tensorboard", reason="the train extra (requirements-train.txt) is not installed")
@@ -112,14 +112,6 @@ def test_resume_equals_an_uninterrupted_run(files, uninterrupted):
         torch.testing.assert_close(again["weights"][key], value, atol=0, rtol=0, msg=key)
     for a, b in zip(full["optimizer"]["state"].values(), again["optimizer"]["state"].values()):
         torch.testing.assert_close(a["exp_avg_sq"], b["exp_avg_sq"], atol=0, rtol=0)
-
-
-def logged(out: Path, tag: str) -> list[float]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(out / "tensorboard"))
-    events.Reload()
-    return [e.value for e in events.Scalars(tag)]
 
 
 def test_two_processes_equal_one_at_the_same_global_batch(files, uninterrupted):

@@ -126,7 +126,9 @@ def write_tiny_sdxl(folder: Path, context_dim: int, pooled_dim: int) -> Path:
     return folder
 
 
-def stage2_config(path: Path, data: Path, encoder: Path, sdxl: Path, out: Path, steps: int, extra: str = "") -> Path:
+def stage2_config(path: Path, data: Path, encoder: Path, sdxl: Path, out: Path, steps: int, extra: str = "",
+                  train: str = "") -> Path:
+    """`extra` is appended (new tables); `train` goes into the [train] table."""
     path.write_text(textwrap.dedent(f"""\
         [run]
         out = "{out}"
@@ -148,9 +150,18 @@ def stage2_config(path: Path, data: Path, encoder: Path, sdxl: Path, out: Path, 
         [train]
         resolution = 32
         cond_dropout = 0.5
-
+        """) + train + textwrap.dedent("""
         [optim]
         lr = 1e-4
         warmup_steps = 0
         """) + extra)
     return path
+
+
+def logged(out: Path, tag: str) -> list[float]:
+    """The TensorBoard scalars a run wrote under `tag`, in step order."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    return [e.value for e in events.Scalars(tag)]

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import random
 import shutil
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from ..errors import UsageError
-from .stream import Position
 
 STATE_FILE = "state.pt"
 
@@ -45,9 +43,10 @@ def latest(folder: Path) -> Path | None:
     return steps[-1] if steps else None
 
 
-def save(folder: Path, step: int, weights: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
-         scheduler: Any, position: Position, rank: int, keep: int) -> None:
-    """Every process writes its RNG; process 0 writes the rest and renames the folder when all are done."""
+def save(folder: Path, step: int, state: dict[str, Any], rank: int, keep: int,
+         write_shards: Callable[[Path], None] | None = None) -> None:
+    """Every process writes its RNG (and its shards, through `write_shards(folder)`, a collective); process 0
+    writes `state` and renames the folder when all are done."""
     final = folder / f"step-{step:07d}"
     tmp = folder / f"step-{step:07d}.partial"
     if rank == 0:
@@ -55,9 +54,10 @@ def save(folder: Path, step: int, weights: dict[str, torch.Tensor], optimizer: t
     if dist.is_initialized():
         dist.barrier()
     torch.save(rng_state(), tmp / f"rng-{rank}.pt")
+    if write_shards is not None:
+        write_shards(tmp)
     if rank == 0:
-        torch.save({"step": step, "weights": weights, "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "position": asdict(position)}, tmp / STATE_FILE)
+        torch.save(state, tmp / STATE_FILE)
     if dist.is_initialized():
         dist.barrier()
     if rank == 0:
@@ -70,12 +70,20 @@ def save(folder: Path, step: int, weights: dict[str, torch.Tensor], optimizer: t
         dist.barrier()
 
 
-def load(path: Path, rank: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """(state, this process's RNG or None when the run had fewer processes)."""
+def load_state(path: Path, parallel: str) -> dict[str, Any]:
+    """The checkpoint's state.pt, checked to come from the same engine (run.parallel)."""
     state_file = path / STATE_FILE
     if not state_file.is_file():
         raise UsageError(f"{path} is not a training checkpoint ({STATE_FILE} missing); delete it or point to another.")
     state = torch.load(state_file, map_location="cpu", weights_only=True)
+    written = state.get("parallel", "ddp")
+    if written != parallel:
+        raise UsageError(f"{path} was written with run.parallel = {written!r}, this run has {parallel!r}: resume with "
+                         "the same setting, or start a new run.out.")
+    return state
+
+
+def load_rng(path: Path, rank: int) -> dict[str, Any] | None:
+    """This process's RNG state, or None when the run that wrote `path` had fewer processes."""
     rng_file = path / f"rng-{rank}.pt"
-    rng = torch.load(rng_file, weights_only=True) if rng_file.is_file() else None
-    return state, rng
+    return torch.load(rng_file, weights_only=True) if rng_file.is_file() else None

@@ -27,6 +27,9 @@ class RunSection:
     save_every: int = 1000
     validate_every: int = 1000
     keep_checkpoints: int = 2
+    # How processes share the model: "ddp" (a replica each) or "fsdp" (FSDP2: parameters, gradients and optimiser
+    # state sharded; checkpoints resume on any process count). See faceclip_core/train/parallel.py.
+    parallel: str = "ddp"
 
 
 @dataclass
@@ -123,6 +126,7 @@ CHOICES = {
     "text_target": ("caption", "prefixed"),
     "image_target": ("full", "crop"),
     "architecture": ("official", "tiny"),
+    "parallel": ("ddp", "fsdp"),
 }
 PATH_KEYS = {"out", "train", "val", "encoder", "text_l", "text_g", "face_vit", "image_tower_l", "image_tower_g", "sdxl", "unet"}
 

@@ -3,40 +3,49 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
-from . import distributed
+from . import distributed, parallel
 from .config import Stage1Config, Stage2Config, to_dict
 from .distributed import Dist
 from .export import export_encoder
 from .loop import Objective, train
+from .parallel import Replicated
 from .shards import read_index
 from .stage1 import Stage1Decoder, Stage1Objective, collate as collate_stage1, image_size
 from .stage1 import build_objective as build_stage1
-from .stage2 import Stage2Decoder, Stage2Objective, export_unet
+from .stage2 import Stage2Decoder, Stage2Objective, export_unet, with_sample_seeds
 from .stage2 import build_objective as build_stage2
 from .stage2 import collate as collate_stage2
 from .stream import BatchStream
 
-Stage = Callable[[Dist], tuple[Objective, Callable, Callable, Callable | None]]
+Stage = Callable[[Dist, Replicated], tuple[Objective, Callable, Callable, Callable | None]]
+Stamp = Callable[[Iterator, Dist], Iterator]
+Export = Callable[[Objective, dict[str, torch.Tensor], Path], object]
 
 
-def _run(cfg: Stage1Config | Stage2Config, stage: Stage, export: Callable[[Objective, Path], object]) -> Objective:
-    """`stage(ctx)` -> (objective, decode, collate, validator); trains to run.steps and exports on the main process."""
+def _run(cfg: Stage1Config | Stage2Config, stage: Stage, export: Export,
+         stamp: Stamp = lambda batches, ctx: batches) -> Objective:
+    """`stage(ctx, engine)` -> (objective, decode, collate, validator); trains to run.steps, then the main process
+    exports from the whole state dict (gathered from every process under FSDP).
+    `stamp` may add to each of this process's batches what only the run knows (its place in the global batch)."""
     ctx = distributed.setup()
     try:
         shards = read_index(cfg.data.train)
-        objective, decode, collate, validator = stage(ctx)
+        engine = parallel.engine(cfg.run.parallel, ctx, cfg.run.precision)
+        objective, decode, collate, validator = stage(ctx, engine)
         stream = BatchStream(shards, cfg.data.streams, cfg.run.batch_size, ctx.rank, ctx.world, cfg.run.seed, decode, collate)
         out = Path(cfg.run.out)
         if ctx.is_main:
             out.mkdir(parents=True, exist_ok=True)
             (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=1))
-        objective = train(objective, lambda start: stream(start, cfg.data.prefetch), cfg.run, cfg.optim, ctx, validator)
+        objective = train(objective, lambda start: stamp(stream(start, cfg.data.prefetch), ctx), cfg.run, cfg.optim, ctx,
+                          validator, engine)
+        state = engine.full_state(objective)
         if ctx.is_main:
-            export(objective, out / "export")
+            export(objective, state, out / "export")
         return objective
     finally:
         distributed.teardown()
@@ -44,22 +53,35 @@ def _run(cfg: Stage1Config | Stage2Config, stage: Stage, export: Callable[[Objec
 
 def run_stage1(cfg: Stage1Config) -> Stage1Objective:
     """Train stage 1; the encoder (without the training heads) goes to run.out/export."""
-    def stage(ctx: Dist):
+    def stage(ctx: Dist, engine: Replicated):
         objective = build_stage1(cfg)
         validator = None
-        if cfg.data.val and ctx.is_main:
+        if cfg.data.val and (ctx.is_main or engine.validate_everywhere):
             from .validation import RetrievalValidator  # reads the held-out set once, only when asked for
 
             validator = RetrievalValidator(read_index(cfg.data.val), image_size(objective))
         return objective, Stage1Decoder(image_size(objective)), collate_stage1, validator
 
-    return _run(cfg, stage, lambda objective, out: export_encoder(objective.encoder, out))
+    def export(objective: Stage1Objective, state: dict[str, torch.Tensor], out: Path) -> None:
+        export_encoder(substate(state, "encoder."), objective.encoder.config, out)
+
+    return _run(cfg, stage, export)
 
 
 def run_stage2(cfg: Stage2Config) -> Stage2Objective:
     """Train stage 2; the UNet (the EMA if enabled) goes to run.out/export."""
-    def stage(ctx: Dist):
-        torch.manual_seed(cfg.run.seed + ctx.rank)  # noise, timesteps and dropout differ per process
+    def stage(ctx: Dist, engine: Replicated):
         return build_stage2(cfg), Stage2Decoder(cfg.train.resolution), collate_stage2, None
 
-    return _run(cfg, stage, lambda objective, out: export_unet(objective.trained_unet(), out))
+    def stamp(batches: Iterator, ctx: Dist) -> Iterator:  # the samples' own seeds: equal draws for any process count
+        return with_sample_seeds(batches, cfg.run.seed, ctx.rank * cfg.run.batch_size // ctx.world)
+
+    def export(objective: Stage2Objective, state: dict[str, torch.Tensor], out: Path) -> None:
+        export_unet(substate(state, objective.trained_unet_prefix()), objective.unet.config, out)
+
+    return _run(cfg, stage, export, stamp)
+
+
+def substate(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The entries of a submodule (`prefix`, e.g. "encoder.") of a state dict, with the prefix removed."""
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}

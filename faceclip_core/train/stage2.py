@@ -4,12 +4,18 @@ Context = concat(L fused, G fused) (N, 77, 2048), pooled = G's (N, 1280), SDXL s
 MSE on a 1000-step scaled-linear DDPM. A dropped sample (probability cond_dropout) is encoded with no face
 and an empty prompt, as the inference pipeline's negative branch is, so classifier-free guidance has
 an unconditional it was trained on. The VAE and the encoder are frozen.
+
+Every random draw of a sample (dropout, timestep, VAE posterior, noise) comes from a generator seeded by
+the run seed, the batch's data position and the sample's place in the global batch, never from a process's
+RNG: so one process and N processes draw the same numbers, and a resumed run draws what the straight run did.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +30,7 @@ from .extras import require
 from .images import chw, decode, square
 from .loop import Objective
 from .shards import Sample
+from .stream import Position
 from .stage1_init import encoder_from_file
 
 UNET_PT_NAME = "unet.pt"  # the official release's name and layout: torch.save of a diffusers-key state dict
@@ -36,6 +43,7 @@ class Stage2Batch:
     crops: torch.Tensor  # (B, 3, 448, 448) uint8
     captions: list[str]
     time_ids: torch.Tensor  # (B, 6): original (h, w), crop top-left (y, x), target (h, w)
+    seeds: torch.Tensor | None = None  # (B,) int64: each sample's random draws (see sample_seeds); None = from torch's RNG
 
 
 class Stage2Decoder:
@@ -52,6 +60,46 @@ class Stage2Decoder:
 def collate(items: list[tuple[torch.Tensor, torch.Tensor, str, torch.Tensor]]) -> Stage2Batch:
     images, crops, captions, time_ids = zip(*items)
     return Stage2Batch(torch.stack(images), torch.stack(crops), list(captions), torch.stack(time_ids))
+
+
+def sample_seeds(run_seed: int, position: Position, first: int, count: int) -> torch.Tensor:
+    """Seeds of samples first..first+count-1 of the global batch that ends at data `position`: the same for
+    any number of processes (each passes its offset in the global batch) and on resume."""
+    seeds = [hashlib.blake2b(f"{run_seed}/{position.epoch}/{position.batch}/{first + i}".encode(), digest_size=8).digest()
+             for i in range(count)]
+    return torch.tensor([int.from_bytes(s, "little") >> 1 for s in seeds], dtype=torch.long)
+
+
+def with_sample_seeds(batches: Iterator[tuple[Position, Stage2Batch]], run_seed: int, first: int
+                      ) -> Iterator[tuple[Position, Stage2Batch]]:
+    """Stamp each of this process's batches (which start at global row `first`) with its samples' seeds."""
+    for position, batch in batches:
+        batch.seeds = sample_seeds(run_seed, position, first, len(batch.captions))
+        yield position, batch
+
+
+@dataclass
+class SampleDraws:
+    """A batch's random numbers, drawn sample by sample from the samples' own generators."""
+
+    dropped: list[bool]
+    timesteps: torch.Tensor  # (B,) int64
+    posterior: torch.Tensor  # (B, C, h, w) standard normal, for the VAE's latent sample
+    noise: torch.Tensor  # (B, C, h, w) the diffusion noise, offset included
+
+    @classmethod
+    def draw(cls, seeds: torch.Tensor, latent_shape: tuple[int, ...], cfg: Stage2Train) -> "SampleDraws":
+        dropped, timesteps, posterior, noise = [], [], [], []
+        for seed in seeds.tolist():
+            generator = torch.Generator().manual_seed(seed)
+            dropped.append(bool(torch.rand((), generator=generator) < cfg.cond_dropout))
+            timesteps.append(torch.randint(0, cfg.train_steps, (), generator=generator))
+            posterior.append(torch.randn(latent_shape, generator=generator))
+            eps = torch.randn(latent_shape, generator=generator)
+            if cfg.noise_offset:
+                eps = eps + cfg.noise_offset * torch.randn(latent_shape[0], 1, 1, generator=generator)
+            noise.append(eps)
+        return cls(dropped, torch.stack(timesteps), torch.stack(posterior), torch.stack(noise))
 
 
 def ddpm_alphas_cumprod(steps: int) -> torch.Tensor:
@@ -83,14 +131,22 @@ class Stage2Objective(Objective):
     def resume_keys(self) -> set[str]:
         return super().resume_keys() | {k for k in self.state_dict() if k.startswith("ema.")}
 
+    def shard_units(self) -> list[nn.Module]:
+        """Each resnet and transformer of the UNet (and of its EMA copy, which shards alike and is never called), then
+        the UNet itself (its embeddings, samplers and in/out convolutions). The frozen VAE and encoder stay whole."""
+        unets = [self.unet] + ([self.ema.module] if self.ema is not None else [])
+        return [unit for unet in unets for unit in unet_units(unet)]
+
+    def bf16_units(self) -> list[nn.Module]:
+        return unet_units(self.unet)
+
     def after_step(self) -> None:
         if self.ema is not None:
             self.ema.update_parameters(self.unet)
 
     @torch.no_grad()
-    def conditioning(self, crops: torch.Tensor, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """FaceCLIP context and pooled vector; rows dropped with probability cond_dropout get no face and no prompt."""
-        dropped = (torch.rand(len(captions)) < self.cfg.cond_dropout).tolist()
+    def conditioning(self, crops: torch.Tensor, captions: list[str], dropped: list[bool]) -> tuple[torch.Tensor, torch.Tensor]:
+        """FaceCLIP context and pooled vector; `dropped` rows get no face and no prompt."""
         features = self.encoder.encode_faces(crops.float() / 255.0)
         face_index = [None if drop else i for i, drop in enumerate(dropped)]
         prompts = ["" if drop else caption for caption, drop in zip(captions, dropped)]
@@ -99,13 +155,14 @@ class Stage2Objective(Objective):
     def forward(self, batch: Stage2Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         device = self.alphas_cumprod.device
         images = batch.images.to(device).float() / 127.5 - 1
+        seeds = batch.seeds if batch.seeds is not None else torch.randint(0, 2**62, (len(images),))
         with torch.no_grad():
-            latents = self.vae.encode(images).latent_dist.sample() * self.vae.config.scaling_factor
-        context, pooled = self.conditioning(batch.crops.to(device), batch.captions)
-        noise = torch.randn_like(latents)
-        if self.cfg.noise_offset:
-            noise = noise + self.cfg.noise_offset * torch.randn(*latents.shape[:2], 1, 1, device=device)
-        t = torch.randint(0, self.cfg.train_steps, (len(latents),), device=device)
+            posterior = self.vae.encode(images).latent_dist
+            draws = SampleDraws.draw(seeds, tuple(posterior.mean.shape[1:]), self.cfg)
+            latents = posterior.mean + posterior.std * draws.posterior.to(device)
+            latents = latents * self.vae.config.scaling_factor
+        context, pooled = self.conditioning(batch.crops.to(device), batch.captions, draws.dropped)
+        noise, t = draws.noise.to(device), draws.timesteps.to(device)
         a = self.alphas_cumprod[t].view(-1, 1, 1, 1)
         noisy = a.sqrt() * latents + (1 - a).sqrt() * noise
         prediction = self.unet(noisy, t, encoder_hidden_states=context,
@@ -116,6 +173,17 @@ class Stage2Objective(Objective):
     def trained_unet(self) -> nn.Module:
         """The weights to export: the EMA when there is one."""
         return self.ema.module if self.ema is not None else self.unet
+
+    def trained_unet_prefix(self) -> str:
+        """Where trained_unet's entries are in this objective's state dict."""
+        return "ema.module." if self.ema is not None else "unet."
+
+
+def unet_units(unet: nn.Module) -> list[nn.Module]:
+    """A diffusers UNet's resnets and transformers, then the UNet: the FSDP units, each called through forward."""
+    blocks = [*unet.down_blocks, unet.mid_block, *unet.up_blocks]
+    inner = [m for block in blocks for group in ("resnets", "attentions") for m in getattr(block, group, [])]
+    return [*inner, unet]
 
 
 def load_sdxl(cfg: Stage2Config) -> tuple[nn.Module, nn.Module]:
@@ -138,15 +206,17 @@ def load_sdxl(cfg: Stage2Config) -> tuple[nn.Module, nn.Module]:
     return unet, vae
 
 
-def export_unet(unet: nn.Module, out: Path, dtype: torch.dtype = torch.bfloat16) -> list[Path]:
-    """`unet.pt` (the official layout) and a diffusers `diffusion_pytorch_model.safetensors` with its config.json."""
+def export_unet(state: dict[str, torch.Tensor], config: Mapping[str, Any], out: Path,
+                dtype: torch.dtype = torch.bfloat16) -> list[Path]:
+    """A UNet state dict as `unet.pt` (the official layout) and a diffusers `diffusion_pytorch_model.safetensors`
+    with its `config.json` (the UNet's diffusers config)."""
     from safetensors.torch import save_file
 
     out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().to(dtype).contiguous() for k, v in unet.state_dict().items()}
+    state = {k: v.detach().cpu().to(dtype).contiguous() for k, v in state.items()}
     torch.save(state, out / UNET_PT_NAME)
     save_file(state, str(out / UNET_SAFETENSORS_NAME), metadata={"format": "pt"})
-    (out / "config.json").write_text(json.dumps(dict(unet.config), indent=1, default=str))
+    (out / "config.json").write_text(json.dumps(dict(config), indent=1, default=str))
     return [out / UNET_PT_NAME, out / UNET_SAFETENSORS_NAME]
 
 
