@@ -1,9 +1,6 @@
 """Stage 2 on a tiny SDXL-shaped UNet: one step trains only the UNet, dropout is the no-face empty-prompt encode, export."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,12 +16,11 @@ from faceclip_core.train.shards import iter_samples, read_index
 from faceclip_core.train.stage2 import (UNET_PT_NAME, UNET_SAFETENSORS_NAME, SampleDraws, Stage2Decoder, build_objective,
                                         collate, sample_seeds)
 from faceclip_core.train.stream import Position
-from tiny_training import StandInAnalyzer, logged, stage2_config, write_models, write_photo_folder, write_tiny_sdxl
+from tiny_training import StandInAnalyzer, logged, sharded_weights, stage2_config, torchrun, write_models, write_photo_folder, write_tiny_sdxl
 
 
 pytest.importorskip("diffusers", reason="the train extra (requirements-train.txt) is not installed")
 pytest.importorskip("tensorboard", reason="the train extra (requirements-train.txt) is not installed")
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +33,13 @@ def files(tmp_path_factory):
     return root, models["encoder"], write_tiny_sdxl(root / "sdxl", config.context_dim, config.pooled_dim)
 
 
-def load(files, name: str, steps: int = 1, extra: str = "", train: str = "") -> Stage2Config:
+def config_file(files, name: str, steps: int = 1, extra: str = "", train: str = "", run: str = "") -> Path:
     root, encoder, sdxl = files
-    return load_config(stage2_config(root / f"{name}.toml", root / "data", encoder, sdxl, root / name, steps, extra, train),
-                       Stage2Config)
+    return stage2_config(root / f"{name}.toml", root / "data", encoder, sdxl, root / name, steps, extra, train, run)
+
+
+def load(files, name: str, steps: int = 1, extra: str = "", train: str = "", run: str = "") -> Stage2Config:
+    return load_config(config_file(files, name, steps, extra, train, run), Stage2Config)
 
 
 def batch_of(cfg: Stage2Config):
@@ -151,14 +150,6 @@ def test_resumed_run_equals_the_straight_run_exactly(files, straight):
         torch.testing.assert_close(b["exp_avg_sq"], a["exp_avg_sq"], atol=0, rtol=0)
 
 
-def torchrun(config: Path, processes: int = 2) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
-         "-m", "faceclip_core.train", "stage2", "--config", str(config)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_two_processes_equal_one_under_ddp(files, straight):
@@ -169,10 +160,37 @@ def test_two_processes_equal_one_under_ddp(files, straight):
     (per-sample seeds); only fp32 rounding differs (convolutions over 1 sample instead of 2, the order of
     the gradient mean), which Adam's division by sqrt(v) amplifies for weights with tiny gradients.
     """
-    root, encoder, sdxl = files
-    two, one = root / "ddp2", straight
-    torchrun(stage2_config(root / "ddp2.toml", root / "data", encoder, sdxl, two, 4, train="ema_decay = 0.5\n"))
+    two, one = files[0] / "ddp2", straight
+    torchrun("stage2", config_file(files, "ddp2", 4, train="ema_decay = 0.5\n"))
     assert logged(two, "loss") == pytest.approx(logged(one, "loss"), rel=1e-5)
     full, ddp = checkpoint(one, 4), checkpoint(two, 4)
     for key in (k for k in full["weights"] if k.startswith("unet.")):
         torch.testing.assert_close(ddp["weights"][key], full["weights"][key], atol=5e-5, rtol=0, msg=key)
+
+
+def test_fsdp_two_processes_equal_one_and_resume_on_one_process(files, straight):
+    """FSDP2 over 2 gloo processes (UNet and EMA sharded), 2 steps; then the same run resumed from its sharded
+    checkpoint by one process to step 4. Tolerances as under DDP (same per-sample draws, fp32 rounding only)."""
+    sharded = config_file(files, "fsdp", 2, train="ema_decay = 0.5\n", run='parallel = "fsdp"\n')
+    torchrun("stage2", sharded)
+    out = files[0] / "fsdp"
+    assert logged(out, "loss") == pytest.approx(logged(straight, "loss")[:2], rel=1e-5)
+    shards = sorted((out / "checkpoints" / "step-0000002" / "sharded").glob("*.distcp"))
+    sizes = [f.stat().st_size for f in shards]
+    assert len(sizes) == 2 and max(sizes) < 0.6 * sum(sizes), sizes  # each process wrote its half
+    step2 = sharded_weights(out / "checkpoints" / "step-0000002")
+    assert step2.keys() == checkpoint(straight, 2)["weights"].keys()
+    for key, value in checkpoint(straight, 2)["weights"].items():
+        torch.testing.assert_close(step2[key], value, atol=5e-5, rtol=0, msg=key)
+    # the export gathers the shards: the EMA at step 2, in bf16
+    exported = torch.load(out / "export" / UNET_PT_NAME, weights_only=True)
+    for key, value in exported.items():
+        torch.testing.assert_close(value, step2[f"ema.module.{key}"].to(torch.bfloat16), atol=0, rtol=0, msg=key)
+
+    with pytest.raises(UsageError, match="was written with run.parallel = 'fsdp', this run has 'ddp'"):
+        run_stage2(load(files, "fsdp", 4, train="ema_decay = 0.5\n"))
+    run_stage2(load(files, "fsdp", 4, train="ema_decay = 0.5\n", run='parallel = "fsdp"\n'))
+    step4 = sharded_weights(out / "checkpoints" / "step-0000004")
+    assert logged(out, "loss")[-2:] == pytest.approx(logged(straight, "loss")[2:], rel=1e-5)
+    for key, value in checkpoint(straight, 4)["weights"].items():
+        torch.testing.assert_close(step4[key], value, atol=5e-5, rtol=0, msg=key)

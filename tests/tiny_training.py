@@ -1,6 +1,9 @@
 """Tiny training fixtures: a stand-in face analyser, synthetic captioned photos, tiny frozen towers and run configs."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from faceclip_core.train.vision_tower import VISION_ARCHS, VisionTower
 from tiny_faceclip import make_tiny_encoder, write_safetensors
 
 PHOTO_SIZE = 64
+REPO = Path(__file__).resolve().parents[1]
 
 
 class StandInAnalyzer:
@@ -75,9 +79,9 @@ def write_models(folder: Path) -> dict[str, Path]:
 
 
 def stage1_config(path: Path, data: Path, models: dict[str, Path], out: Path, steps: int, batch: int = 4,
-                  streams: int = 2, extra: str = "") -> Path:
-    path.write_text(textwrap.dedent(f"""\
-        [run]
+                  streams: int = 2, extra: str = "", run: str = "", data_keys: str = "") -> Path:
+    """`extra` is appended (new tables); `run` and `data_keys` go into the [run] and [data] tables."""
+    path.write_text("[run]\n" + run + textwrap.dedent(f"""\
         out = "{out}"
         steps = {steps}
         batch_size = {batch}
@@ -90,7 +94,7 @@ def stage1_config(path: Path, data: Path, models: dict[str, Path], out: Path, st
         train = "{data / 'train'}"
         streams = {streams}
         prefetch = false
-
+        """) + data_keys + textwrap.dedent(f"""
         [model]
         encoder = "{models['encoder']}"
         image_tower_l = "{models['image_tower_l']}"
@@ -127,10 +131,9 @@ def write_tiny_sdxl(folder: Path, context_dim: int, pooled_dim: int) -> Path:
 
 
 def stage2_config(path: Path, data: Path, encoder: Path, sdxl: Path, out: Path, steps: int, extra: str = "",
-                  train: str = "") -> Path:
-    """`extra` is appended (new tables); `train` goes into the [train] table."""
-    path.write_text(textwrap.dedent(f"""\
-        [run]
+                  train: str = "", run: str = "") -> Path:
+    """`extra` is appended (new tables); `train` and `run` go into those tables."""
+    path.write_text("[run]\n" + run + textwrap.dedent(f"""\
         out = "{out}"
         steps = {steps}
         batch_size = 2
@@ -165,3 +168,23 @@ def logged(out: Path, tag: str) -> list[float]:
     events = EventAccumulator(str(out / "tensorboard"))
     events.Reload()
     return [e.value for e in events.Scalars(tag)]
+
+
+def torchrun(stage: str, config: Path, processes: int = 2) -> None:
+    """`python -m faceclip_core.train STAGE --config CONFIG` under torchrun with CPU processes (gloo)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+         "-m", "faceclip_core.train", stage, "--config", str(config)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def sharded_weights(checkpoint: Path) -> dict[str, torch.Tensor]:
+    """The whole trainable weights of an FSDP (DCP) checkpoint folder, as one process would hold them."""
+    from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
+
+    whole = checkpoint.parent / (checkpoint.name + ".whole.pt")
+    dcp_to_torch_save(checkpoint / "sharded", whole)
+    return torch.load(whole, weights_only=True)["weights"]

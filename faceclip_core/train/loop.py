@@ -139,8 +139,7 @@ def train(
                 loss, metrics = model(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if optim.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(trainable, optim.grad_clip)
+            engine.clip_grad_norm_(trainable, optim.grad_clip)
             optimizer.step()
             scheduler.step()
             objective.after_step()

@@ -66,6 +66,11 @@ class Replicated:
         """The whole objective's state dict on the main process (export); called by every process."""
         return objective.state_dict() if self.ctx.is_main else {}
 
+    def clip_grad_norm_(self, params: list[torch.Tensor], max_norm: float) -> None:
+        """Finish the gradients (DDP has already averaged them) and clip them to `max_norm` (0 = no clipping)."""
+        if max_norm > 0:
+            torch.nn.utils.clip_grad_norm_(params, max_norm)
+
     @contextlib.contextmanager
     def gathered(self, objective: nn.Module) -> Iterator[None]:
         """Whole parameters for code outside the training forward (validation): nothing to do for replicas."""
@@ -83,6 +88,7 @@ class Sharded(Replicated):
     def __init__(self, ctx: Dist, precision: str):
         super().__init__(ctx, precision)
         self.bf16 = precision == "bf16" and ctx.device.type == "cuda"
+        self.replicated: list[nn.Parameter] = []
 
     def wrap(self, objective: nn.Module) -> nn.Module:
         if self.ctx.world == 1:
@@ -93,10 +99,34 @@ class Sharded(Replicated):
         mesh = init_device_mesh(self.ctx.device.type, (self.ctx.world,))
         half = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
         bf16_units = {id(m) for m in objective.bf16_units()} if self.bf16 else set()
+        # FSDP2 cannot shard 0-d tensors (a branch's logit scale and bias): they stay replicated, their
+        # gradients averaged by hand (sync_replicated_grads)
+        scalars = {p for p in objective.parameters() if p.ndim == 0}
+        self.replicated = [p for p in objective.parameters() if p.ndim == 0 and p.requires_grad]  # same order everywhere
         for unit in objective.shard_units():  # children before parents: a unit's own group is what its children leave
             policy = half if id(unit) in bf16_units else MixedPrecisionPolicy()
-            fully_shard(unit, mesh=mesh, mp_policy=policy)
+            fully_shard(unit, mesh=mesh, mp_policy=policy, ignored_params=scalars & set(unit.parameters()))
         return objective
+
+    def clip_grad_norm_(self, params: list[torch.Tensor], max_norm: float) -> None:
+        """Average the replicated parameters' gradients, then clip all by the global norm (shards and replicas)."""
+        import torch.distributed as dist
+        from torch.distributed.tensor import DTensor
+
+        grads = [p.grad for p in params if p.grad is not None]
+        for grad in (p.grad for p in self.replicated if p.grad is not None):
+            dist.all_reduce(grad)
+            grad /= self.ctx.world
+        if max_norm <= 0:
+            return
+        norms = []
+        for part in ([g for g in grads if isinstance(g, DTensor)], [g for g in grads if not isinstance(g, DTensor)]):
+            if part:
+                norm = torch.nn.utils.get_total_norm(part)
+                norms.append(norm.full_tensor() if isinstance(norm, DTensor) else norm)
+        coef = min(1.0, max_norm / (torch.linalg.vector_norm(torch.stack(norms)).item() + 1e-6))
+        if coef < 1.0:
+            torch._foreach_mul_(grads, coef)
 
     def _states(self, objective: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
         from torch.distributed.checkpoint.state_dict import get_state_dict
@@ -111,7 +141,7 @@ class Sharded(Replicated):
 
         states = self._states(objective, optimizer)
         checkpoints.save(folder, step, {**meta, "parallel": self.name}, self.ctx.rank, keep,
-                         write_shards=lambda tmp: dcp.save(states, checkpoint_id=tmp / SHARDED_DIR))
+                         write_shards=lambda tmp: dcp.save(states, checkpoint_id=tmp / SHARDED_DIR, no_dist=self.ctx.world == 1))
 
     def load(self, path: Path, objective: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
         import torch.distributed.checkpoint as dcp
@@ -123,7 +153,7 @@ class Sharded(Replicated):
         missing = {k for k in objective.resume_keys() if f"weights.{k}" not in stored}
         if missing:
             raise_other_config(path, missing)
-        dcp.load(states, checkpoint_id=path / SHARDED_DIR)
+        dcp.load(states, checkpoint_id=path / SHARDED_DIR, no_dist=self.ctx.world == 1)
         set_state_dict(objective, optimizer, model_state_dict=states["weights"], optim_state_dict=states["optimizer"],
                        options=StateDictOptions(strict=False))
         return state
