@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from faceclip_core.encoders.sdxl.config import tiny_config
 from faceclip_core.errors import UsageError
+from faceclip_core.train.buckets import buckets, nearest
 from faceclip_core.train.config import Stage2Config, load_config
+from faceclip_core.train.images import encode
 from faceclip_core.train.loop import build_optimizer
 from faceclip_core.train.prepare import PrepareOptions, prepare
 from faceclip_core.train.runs import run_stage2
@@ -54,7 +57,7 @@ def test_a_step_trains_the_unet_only(files):
     batch = batch_of(cfg)
     # SDXL size conditioning: original 64x64, centre crop at (0, 0), target 32x32
     assert batch.time_ids.tolist() == [[64, 64, 0, 0, 32, 32]] * 2
-    assert batch.images.shape == (2, 3, 32, 32)
+    assert [tuple(image.shape) for image in batch.images] == [(3, 32, 32)] * 2
     before = {k: v.clone() for k, v in objective.state_dict().items()}
     optimizer = build_optimizer(objective, cfg.optim)
     torch.manual_seed(0)
@@ -72,14 +75,22 @@ def test_dropped_conditioning_is_the_no_face_empty_prompt_encode(files):
     cfg = load(files, "dropout")
     objective = build_objective(cfg).eval()
     batch = batch_of(cfg)
-    context, pooled = objective.conditioning(batch.crops, batch.captions, [True, True])
+    both, none = [True, True], [False, False]
+    faces = batch.crops.float() / 255.0
+    context, pooled = objective.conditioning(batch.crops, batch.captions, both, both)
     null_context, null_pooled = objective.encoder.encode(None, ["", ""])
     torch.testing.assert_close(context, null_context, atol=0, rtol=0)
     torch.testing.assert_close(pooled, null_pooled, atol=0, rtol=0)
-    context, _ = objective.conditioning(batch.crops, batch.captions, [False, False])
-    expected, _ = objective.encoder.encode(batch.crops.float() / 255.0, batch.captions)
+    context, _ = objective.conditioning(batch.crops, batch.captions, none, none)
+    expected, _ = objective.encoder.encode(faces, batch.captions)
     torch.testing.assert_close(context, expected, atol=0, rtol=0)
     assert context.shape == (2, 77, tiny_config().context_dim)
+    # the separate drops: the face alone is inference without a face; the prompt alone is an empty prompt with the face
+    torch.testing.assert_close(objective.conditioning(batch.crops, batch.captions, both, none)[0],
+                               objective.encoder.encode(None, batch.captions)[0], atol=0, rtol=0)
+    torch.testing.assert_close(objective.conditioning(batch.crops, batch.captions, none, both)[0],
+                               objective.encoder.encode(faces, ["", ""])[0], atol=0, rtol=0)
+    assert not torch.equal(objective.conditioning(batch.crops, batch.captions, both, none)[0], null_context)
 
 
 def test_run_with_ema_exports_the_unet_in_the_official_and_diffusers_layouts(files):
@@ -119,11 +130,61 @@ def test_sample_draws_depend_on_the_seed_only():
     seeds = sample_seeds(0, Position(1, 3), 0, 4)
     assert seeds.tolist() == torch.cat([sample_seeds(0, Position(1, 3), 0, 2), sample_seeds(0, Position(1, 3), 2, 2)]).tolist()
     assert len(set(seeds.tolist())) == 4 and not torch.equal(seeds, sample_seeds(0, Position(1, 4), 0, 4))
-    whole = SampleDraws.draw(seeds, (4, 2, 2), cfg)
-    halves = [SampleDraws.draw(part, (4, 2, 2), cfg) for part in (seeds[:2], seeds[2:])]
-    assert whole.dropped == halves[0].dropped + halves[1].dropped
-    torch.testing.assert_close(whole.noise, torch.cat([h.noise for h in halves]), atol=0, rtol=0)
+    whole = SampleDraws.draw(seeds, [(4, 2, 2)] * 4, cfg)
+    halves = [SampleDraws.draw(part, [(4, 2, 2)] * 2, cfg) for part in (seeds[:2], seeds[2:])]
+    assert whole.no_face == halves[0].no_face + halves[1].no_face and whole.no_text == halves[0].no_text + halves[1].no_text
+    torch.testing.assert_close(torch.stack(whole.noise), torch.stack(halves[0].noise + halves[1].noise), atol=0, rtol=0)
     torch.testing.assert_close(whole.timesteps, torch.cat([h.timesteps for h in halves]), atol=0, rtol=0)
+
+
+def test_separate_dropouts_are_drawn_at_their_rates():
+    cfg = Stage2Config().train
+    cfg.cond_dropout, cfg.face_dropout, cfg.text_dropout = 0.0, 0.3, 0.0
+    draws = SampleDraws.draw(sample_seeds(0, Position(0, 1), 0, 2000), [(1, 1, 1)] * 2000, cfg)
+    assert 0.26 < sum(draws.no_face) / 2000 < 0.34 and not any(draws.no_text)
+    cfg.face_dropout, cfg.text_dropout, cfg.cond_dropout = 0.0, 0.2, 0.1
+    draws = SampleDraws.draw(sample_seeds(0, Position(0, 1), 0, 2000), [(1, 1, 1)] * 2000, cfg)
+    joint = [f and t for f, t in zip(draws.no_face, draws.no_text)]
+    assert 0.07 < sum(draws.no_face) / 2000 < 0.13 and all(joint[i] for i, f in enumerate(draws.no_face) if f)
+    assert 0.25 < sum(draws.no_text) / 2000 < 0.31  # 0.1 + 0.9 * 0.2
+
+
+def test_buckets_are_sdxl_sizes_with_real_size_conditioning():
+    sizes = buckets(1024)
+    assert len(sizes) == 41 and (1024, 1024) in sizes and all(h % 64 == 0 and w % 64 == 0 for h, w in sizes)
+    assert nearest(1152, 864, sizes) == (1152, 896)  # 3:4 portrait (the official inference size)
+    assert nearest(1500, 1000, sizes) == (1216, 832)  # 2:3 portrait
+    assert nearest(1000, 1000, sizes) == (1024, 1024)
+    assert nearest(32, 32, buckets(32)) == (32, 32) and all(h % 8 == 0 and w % 8 == 0 for h, w in buckets(32))
+    portrait = (np.random.default_rng(0).uniform(0, 255, (96, 64, 3))).astype(np.uint8)
+    sample = {"jpg": encode(portrait, "PNG"), "crop.png": encode(np.zeros((448, 448, 3), np.uint8), "PNG"), "txt": b"a person"}
+    pixels, _, _, time_ids = Stage2Decoder(32, bucketed=True)("k", sample)
+    height, width = nearest(96, 64, buckets(32))
+    assert (height, width) == (40, 24) and pixels.shape == (3, height, width)
+    assert time_ids.tolist() == [96, 64, 0, 1, height, width]  # the real size; resized to 40 x 27, crop from column 1
+    square_pixels, _, _, square_ids = Stage2Decoder(32)("k", sample)
+    assert square_pixels.shape == (3, 32, 32) and square_ids.tolist() == [96, 64, 8, 0, 32, 32]
+
+
+def test_a_batch_of_mixed_buckets_is_the_mean_of_its_samples(files):
+    """Samples of different sizes run in separate VAE/UNet passes; the loss is the mean of the per-sample losses."""
+    cfg = load(files, "mixed")
+    objective = build_objective(cfg).eval()
+    decode = Stage2Decoder(32, bucketed=True)
+    portrait = (np.random.default_rng(1).uniform(0, 255, (96, 64, 3))).astype(np.uint8)
+    crop = encode(np.full((448, 448, 3), 128, np.uint8), "PNG")
+    items = [decode("a", {"jpg": encode(portrait, "PNG"), "crop.png": crop, "txt": b"a person"}),
+             decode("b", {"jpg": encode(portrait[:64], "PNG"), "crop.png": crop, "txt": b"a person smiling"})]
+    assert items[0][0].shape != items[1][0].shape
+    seeds = sample_seeds(0, Position(0, 1), 0, 2)
+    mixed = collate(items)
+    mixed.seeds = seeds
+    alone = []
+    for i, item in enumerate(items):
+        single = collate([item])
+        single.seeds = seeds[i : i + 1]
+        alone.append(objective(single)[0])
+    torch.testing.assert_close(objective(mixed)[0], (alone[0] + alone[1]) / 2, atol=1e-5, rtol=1e-5)
 
 
 def checkpoint(out: Path, step: int) -> dict:

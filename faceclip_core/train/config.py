@@ -106,6 +106,13 @@ class Stage2Train:
     noise_offset: float = 0.0
     ema_decay: float = 0.0  # 0 = no EMA; e.g. 0.9999
     train_steps: int = 1000  # DDPM steps, scaled-linear betas 0.00085..0.012 as SDXL
+    # Aspect-ratio buckets: each photo at the nearest of SDXL's training sizes (scaled to `resolution`) instead of
+    # the square crop; size conditioning records the photo's real size. See faceclip_core/train/buckets.py.
+    buckets: bool = False
+    # Separate drops, each drawn per sample after (and besides) cond_dropout's joint one: the face alone (the
+    # no-face path, the prompt kept) or the prompt alone (an empty prompt, the face kept).
+    face_dropout: float = 0.0
+    text_dropout: float = 0.0
 
 
 @dataclass

@@ -71,7 +71,7 @@ def run_stage1(cfg: Stage1Config) -> Stage1Objective:
 def run_stage2(cfg: Stage2Config) -> Stage2Objective:
     """Train stage 2; the UNet (the EMA if enabled) goes to run.out/export."""
     def stage(ctx: Dist, engine: Replicated):
-        return build_stage2(cfg), Stage2Decoder(cfg.train.resolution), collate_stage2, None
+        return build_stage2(cfg), Stage2Decoder(cfg.train.resolution, cfg.train.buckets), collate_stage2, None
 
     def stamp(batches: Iterator, ctx: Dist) -> Iterator:  # the samples' own seeds: equal draws for any process count
         return with_sample_seeds(batches, cfg.run.seed, ctx.rank * cfg.run.batch_size // ctx.world)

@@ -27,7 +27,8 @@ from ..errors import CheckpointError, UsageError
 from ..encoders.sdxl.model import FaceCLIPEncoder
 from .config import Stage2Config, Stage2Train
 from .extras import require
-from .images import chw, decode, square
+from .buckets import buckets, nearest
+from .images import chw, cover, decode, square
 from .loop import Objective
 from .shards import Sample
 from .stream import Position
@@ -39,7 +40,7 @@ UNET_SAFETENSORS_NAME = "diffusion_pytorch_model.safetensors"
 
 @dataclass
 class Stage2Batch:
-    images: torch.Tensor  # (B, 3, R, R) uint8
+    images: list[torch.Tensor]  # B of (3, h, w) uint8: R x R, or each sample's bucket
     crops: torch.Tensor  # (B, 3, 448, 448) uint8
     captions: list[str]
     time_ids: torch.Tensor  # (B, 6): original (h, w), crop top-left (y, x), target (h, w)
@@ -47,19 +48,27 @@ class Stage2Batch:
 
 
 class Stage2Decoder:
-    def __init__(self, resolution: int):
+    """Shard sample -> (photo at its training size, reference crop, caption, time ids); square crops at
+    `resolution`, or with `bucketed` the nearest of SDXL's aspect-ratio buckets scaled to it."""
+
+    def __init__(self, resolution: int, bucketed: bool = False):
         self.resolution = resolution
+        self.sizes = buckets(resolution) if bucketed else None
 
     def __call__(self, key: str, sample: Sample) -> tuple[torch.Tensor, torch.Tensor, str, torch.Tensor]:
         image = decode(sample["jpg"])
-        pixels, top, left = square(image, self.resolution)
-        time_ids = torch.tensor([*image.shape[:2], top, left, self.resolution, self.resolution], dtype=torch.float32)
+        if self.sizes is None:
+            (height, width), (pixels, top, left) = (self.resolution,) * 2, square(image, self.resolution)
+        else:
+            height, width = nearest(*image.shape[:2], self.sizes)
+            pixels, top, left = cover(image, height, width)
+        time_ids = torch.tensor([*image.shape[:2], top, left, height, width], dtype=torch.float32)
         return pixels, chw(decode(sample["crop.png"])), sample["txt"].decode("utf-8"), time_ids
 
 
 def collate(items: list[tuple[torch.Tensor, torch.Tensor, str, torch.Tensor]]) -> Stage2Batch:
     images, crops, captions, time_ids = zip(*items)
-    return Stage2Batch(torch.stack(images), torch.stack(crops), list(captions), torch.stack(time_ids))
+    return Stage2Batch(list(images), torch.stack(crops), list(captions), torch.stack(time_ids))
 
 
 def sample_seeds(run_seed: int, position: Position, first: int, count: int) -> torch.Tensor:
@@ -82,24 +91,28 @@ def with_sample_seeds(batches: Iterator[tuple[Position, Stage2Batch]], run_seed:
 class SampleDraws:
     """A batch's random numbers, drawn sample by sample from the samples' own generators."""
 
-    dropped: list[bool]
+    no_face: list[bool]  # encoded without the face (joint or face-only drop)
+    no_text: list[bool]  # encoded with an empty prompt (joint or text-only drop)
     timesteps: torch.Tensor  # (B,) int64
-    posterior: torch.Tensor  # (B, C, h, w) standard normal, for the VAE's latent sample
-    noise: torch.Tensor  # (B, C, h, w) the diffusion noise, offset included
+    posterior: list[torch.Tensor]  # B of (C, h, w) standard normal, for the VAE's latent sample
+    noise: list[torch.Tensor]  # B of (C, h, w): the diffusion noise, offset included
 
     @classmethod
-    def draw(cls, seeds: torch.Tensor, latent_shape: tuple[int, ...], cfg: Stage2Train) -> "SampleDraws":
-        dropped, timesteps, posterior, noise = [], [], [], []
-        for seed in seeds.tolist():
+    def draw(cls, seeds: torch.Tensor, latent_shapes: list[tuple[int, ...]], cfg: Stage2Train) -> "SampleDraws":
+        no_face, no_text, timesteps, posterior, noise = [], [], [], [], []
+        for seed, shape in zip(seeds.tolist(), latent_shapes):
             generator = torch.Generator().manual_seed(seed)
-            dropped.append(bool(torch.rand((), generator=generator) < cfg.cond_dropout))
+            dropped = bool(torch.rand((), generator=generator) < cfg.cond_dropout)
             timesteps.append(torch.randint(0, cfg.train_steps, (), generator=generator))
-            posterior.append(torch.randn(latent_shape, generator=generator))
-            eps = torch.randn(latent_shape, generator=generator)
+            posterior.append(torch.randn(shape, generator=generator))
+            eps = torch.randn(shape, generator=generator)
             if cfg.noise_offset:
-                eps = eps + cfg.noise_offset * torch.randn(latent_shape[0], 1, 1, generator=generator)
+                eps = eps + cfg.noise_offset * torch.randn(shape[0], 1, 1, generator=generator)
             noise.append(eps)
-        return cls(dropped, torch.stack(timesteps), torch.stack(posterior), torch.stack(noise))
+            face_drop, text_drop = torch.rand(2, generator=generator).tolist()
+            no_face.append(dropped or face_drop < cfg.face_dropout)
+            no_text.append(dropped or text_drop < cfg.text_dropout)
+        return cls(no_face, no_text, torch.stack(timesteps), posterior, noise)
 
 
 def ddpm_alphas_cumprod(steps: int) -> torch.Tensor:
@@ -145,30 +158,42 @@ class Stage2Objective(Objective):
             self.ema.update_parameters(self.unet)
 
     @torch.no_grad()
-    def conditioning(self, crops: torch.Tensor, captions: list[str], dropped: list[bool]) -> tuple[torch.Tensor, torch.Tensor]:
-        """FaceCLIP context and pooled vector; `dropped` rows get no face and no prompt."""
+    def conditioning(self, crops: torch.Tensor, captions: list[str], no_face: list[bool],
+                     no_text: list[bool]) -> tuple[torch.Tensor, torch.Tensor]:
+        """FaceCLIP context and pooled vector; `no_face` rows take the no-face path (as inference without a face),
+        `no_text` rows an empty prompt; both is the inference pipeline's negative."""
         features = self.encoder.encode_faces(crops.float() / 255.0)
-        face_index = [None if drop else i for i, drop in enumerate(dropped)]
-        prompts = ["" if drop else caption for caption, drop in zip(captions, dropped)]
+        face_index = [None if drop else i for i, drop in enumerate(no_face)]
+        prompts = ["" if drop else caption for caption, drop in zip(captions, no_text)]
         return self.encoder(features, prompts, face_index)
 
     def forward(self, batch: Stage2Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Mean over samples of each one's epsilon MSE; samples of one size (bucket) go through the VAE and UNet together."""
         device = self.alphas_cumprod.device
-        images = batch.images.to(device).float() / 127.5 - 1
-        seeds = batch.seeds if batch.seeds is not None else torch.randint(0, 2**62, (len(images),))
-        with torch.no_grad():
-            posterior = self.vae.encode(images).latent_dist
-            draws = SampleDraws.draw(seeds, tuple(posterior.mean.shape[1:]), self.cfg)
-            latents = posterior.mean + posterior.std * draws.posterior.to(device)
-            latents = latents * self.vae.config.scaling_factor
-        context, pooled = self.conditioning(batch.crops.to(device), batch.captions, draws.dropped)
-        noise, t = draws.noise.to(device), draws.timesteps.to(device)
-        a = self.alphas_cumprod[t].view(-1, 1, 1, 1)
-        noisy = a.sqrt() * latents + (1 - a).sqrt() * noise
-        prediction = self.unet(noisy, t, encoder_hidden_states=context,
-                               added_cond_kwargs={"text_embeds": pooled, "time_ids": batch.time_ids.to(device)}).sample
-        loss = F.mse_loss(prediction.float(), noise.float())
-        return loss, {}
+        seeds = batch.seeds if batch.seeds is not None else torch.randint(0, 2**62, (len(batch.images),))
+        down = 2 ** (len(self.vae.config.block_out_channels) - 1)
+        latent_channels = self.vae.config.latent_channels
+        shapes = [(latent_channels, image.shape[1] // down, image.shape[2] // down) for image in batch.images]
+        draws = SampleDraws.draw(seeds, shapes, self.cfg)
+        context, pooled = self.conditioning(batch.crops.to(device), batch.captions, draws.no_face, draws.no_text)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, image in enumerate(batch.images):
+            groups.setdefault(tuple(image.shape), []).append(i)
+        total = torch.zeros((), device=device)
+        for rows in groups.values():
+            images = torch.stack([batch.images[i] for i in rows]).to(device).float() / 127.5 - 1
+            with torch.no_grad():
+                posterior = self.vae.encode(images).latent_dist
+                eps = torch.stack([draws.posterior[i] for i in rows]).to(device)
+                latents = (posterior.mean + posterior.std * eps) * self.vae.config.scaling_factor
+            noise, t = torch.stack([draws.noise[i] for i in rows]).to(device), draws.timesteps[rows].to(device)
+            a = self.alphas_cumprod[t].view(-1, 1, 1, 1)
+            noisy = a.sqrt() * latents + (1 - a).sqrt() * noise
+            index = torch.tensor(rows, device=device)
+            prediction = self.unet(noisy, t, encoder_hidden_states=context[index], added_cond_kwargs={
+                "text_embeds": pooled[index], "time_ids": batch.time_ids[rows].to(device)}).sample
+            total = total + F.mse_loss(prediction.float(), noise.float()) * len(rows)
+        return total / len(batch.images), {}
 
     def trained_unet(self) -> nn.Module:
         """The weights to export: the EMA when there is one."""
