@@ -1,6 +1,7 @@
 """Stage 2 on a tiny SDXL-shaped UNet: one step trains only the UNet, dropout is the no-face empty-prompt encode, export."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,9 @@ from faceclip_core.encoders.sdxl.config import tiny_config
 from faceclip_core.errors import UsageError
 from faceclip_core.train.buckets import buckets, nearest
 from faceclip_core.train.config import Stage2Config, load_config
-from faceclip_core.train.images import encode
+from faceclip_core.train.images import chw, encode
+from faceclip_core.train.images import decode as image_decode
+from faceclip_core.train.references import ReferenceBank, with_references
 from faceclip_core.train.loop import build_optimizer
 from faceclip_core.train.prepare import PrepareOptions, prepare
 from faceclip_core.train.runs import run_stage2
@@ -97,7 +100,7 @@ def test_run_with_ema_exports_the_unet_in_the_official_and_diffusers_layouts(fil
     from diffusers import UNet2DConditionModel
     from safetensors.torch import load_file
 
-    cfg = load(files, "ema", steps=2)
+    cfg = load(files, "ema", steps=2, train="reference = \"other\"\n")  # the bank in the run (every photo its own person here)
     cfg.train.ema_decay = 0.5
     objective = run_stage2(cfg)
     export = Path(cfg.run.out) / "export"
@@ -157,12 +160,13 @@ def test_buckets_are_sdxl_sizes_with_real_size_conditioning():
     assert nearest(1000, 1000, sizes) == (1024, 1024)
     assert nearest(32, 32, buckets(32)) == (32, 32) and all(h % 8 == 0 and w % 8 == 0 for h, w in buckets(32))
     portrait = (np.random.default_rng(0).uniform(0, 255, (96, 64, 3))).astype(np.uint8)
-    sample = {"jpg": encode(portrait, "PNG"), "crop.png": encode(np.zeros((448, 448, 3), np.uint8), "PNG"), "txt": b"a person"}
-    pixels, _, _, time_ids = Stage2Decoder(32, bucketed=True)("k", sample)
+    sample = {"jpg": encode(portrait, "PNG"), "crop.png": encode(np.zeros((448, 448, 3), np.uint8), "PNG"), "txt": b"a person",
+              "json": b'{"identity": "p"}'}
+    pixels, _, _, time_ids, _, _ = Stage2Decoder(32, bucketed=True)("k", sample)
     height, width = nearest(96, 64, buckets(32))
     assert (height, width) == (40, 24) and pixels.shape == (3, height, width)
     assert time_ids.tolist() == [96, 64, 0, 1, height, width]  # the real size; resized to 40 x 27, crop from column 1
-    square_pixels, _, _, square_ids = Stage2Decoder(32)("k", sample)
+    square_pixels, _, _, square_ids, _, _ = Stage2Decoder(32)("k", sample)
     assert square_pixels.shape == (3, 32, 32) and square_ids.tolist() == [96, 64, 8, 0, 32, 32]
 
 
@@ -173,8 +177,9 @@ def test_a_batch_of_mixed_buckets_is_the_mean_of_its_samples(files):
     decode = Stage2Decoder(32, bucketed=True)
     portrait = (np.random.default_rng(1).uniform(0, 255, (96, 64, 3))).astype(np.uint8)
     crop = encode(np.full((448, 448, 3), 128, np.uint8), "PNG")
-    items = [decode("a", {"jpg": encode(portrait, "PNG"), "crop.png": crop, "txt": b"a person"}),
-             decode("b", {"jpg": encode(portrait[:64], "PNG"), "crop.png": crop, "txt": b"a person smiling"})]
+    identity = b'{"identity": "p"}'
+    items = [decode("a", {"jpg": encode(portrait, "PNG"), "crop.png": crop, "txt": b"a person", "json": identity}),
+             decode("b", {"jpg": encode(portrait[:64], "PNG"), "crop.png": crop, "txt": b"a person smiling", "json": identity})]
     assert items[0][0].shape != items[1][0].shape
     seeds = sample_seeds(0, Position(0, 1), 0, 2)
     mixed = collate(items)
@@ -255,3 +260,32 @@ def test_fsdp_two_processes_equal_one_and_resume_on_one_process(files, straight)
     assert logged(out, "loss")[-2:] == pytest.approx(logged(straight, "loss")[2:], rel=1e-5)
     for key, value in checkpoint(straight, 4)["weights"].items():
         torch.testing.assert_close(step4[key], value, atol=5e-5, rtol=0, msg=key)
+
+
+def test_reference_crop_from_another_photo_of_the_same_person(tmp_path):
+    write_photo_folder(tmp_path / "photos", identities=3, per_identity=3)
+    for extra in ("photo1", "photo2"):  # person2 keeps one photo
+        (tmp_path / "photos" / "person2" / f"{extra}.png").unlink()
+    options = PrepareOptions(min_face=64, min_image_side=32, shard_size=2, identity_from_folder=True)
+    prepare(tmp_path / "photos", tmp_path / "data", StandInAnalyzer(), options)
+    shards = read_index(tmp_path / "data" / "train")
+    samples = {key: sample for shard in shards for key, sample in iter_samples(shard.url)}
+    person = {key: json.loads(sample["json"])["identity"] for key, sample in samples.items()}
+    bank = ReferenceBank(shards)
+    assert sorted(len(v) for v in bank.by_identity.values()) == [1, 3, 3]
+    for key, identity in person.items():
+        picks = {bank.other_crop(key, identity, seed) for seed in range(8)}
+        own = samples[key]["crop.png"]
+        if identity == "person2":
+            assert picks == {None}
+        else:  # both other photos of the person, never its own
+            assert picks == {samples[k]["crop.png"] for k, i in person.items() if i == identity and k != key} and own not in picks
+    decode = Stage2Decoder(32)
+    batch = collate([decode(key, sample) for key, sample in samples.items()])
+    batch.seeds = sample_seeds(0, Position(0, 1), 0, len(samples))
+    before = batch.crops.clone()
+    next(with_references(iter([(Position(0, 1), batch)]), bank))
+    for i, (key, seed) in enumerate(zip(batch.keys, batch.seeds.tolist())):
+        expected = bank.other_crop(key, person[key], seed) or samples[key]["crop.png"]
+        torch.testing.assert_close(batch.crops[i], chw(image_decode(expected)), atol=0, rtol=0)
+        assert torch.equal(batch.crops[i], before[i]) == (person[key] == "person2")

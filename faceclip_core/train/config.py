@@ -113,6 +113,9 @@ class Stage2Train:
     # no-face path, the prompt kept) or the prompt alone (an empty prompt, the face kept).
     face_dropout: float = 0.0
     text_dropout: float = 0.0
+    # The reference crop: "same" (the training photo's own) or "other" (another photo of the same identity, when the
+    # identity has one; prepare --identity-from-folder or a manifest's identity). See faceclip_core/train/references.py.
+    reference: str = "same"
 
 
 @dataclass
@@ -134,6 +137,7 @@ CHOICES = {
     "image_target": ("full", "crop"),
     "architecture": ("official", "tiny"),
     "parallel": ("ddp", "fsdp"),
+    "reference": ("same", "other"),
 }
 PATH_KEYS = {"out", "train", "val", "encoder", "text_l", "text_g", "face_vit", "image_tower_l", "image_tower_g", "sdxl", "unet"}
 

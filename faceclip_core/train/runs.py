@@ -13,6 +13,7 @@ from .distributed import Dist
 from .export import export_encoder
 from .loop import Objective, train
 from .parallel import Replicated
+from .references import ReferenceBank, with_references
 from .shards import read_index
 from .stage1 import Stage1Decoder, Stage1Objective, collate as collate_stage1, image_size
 from .stage1 import build_objective as build_stage1
@@ -73,8 +74,11 @@ def run_stage2(cfg: Stage2Config) -> Stage2Objective:
     def stage(ctx: Dist, engine: Replicated):
         return build_stage2(cfg), Stage2Decoder(cfg.train.resolution, cfg.train.buckets), collate_stage2, None
 
+    bank = ReferenceBank(read_index(cfg.data.train)) if cfg.train.reference == "other" else None
+
     def stamp(batches: Iterator, ctx: Dist) -> Iterator:  # the samples' own seeds: equal draws for any process count
-        return with_sample_seeds(batches, cfg.run.seed, ctx.rank * cfg.run.batch_size // ctx.world)
+        seeded = with_sample_seeds(batches, cfg.run.seed, ctx.rank * cfg.run.batch_size // ctx.world)
+        return seeded if bank is None else with_references(seeded, bank)
 
     def export(objective: Stage2Objective, state: dict[str, torch.Tensor], out: Path) -> None:
         export_unet(substate(state, objective.trained_unet_prefix()), objective.unet.config, out)

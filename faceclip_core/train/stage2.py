@@ -44,7 +44,12 @@ class Stage2Batch:
     crops: torch.Tensor  # (B, 3, 448, 448) uint8
     captions: list[str]
     time_ids: torch.Tensor  # (B, 6): original (h, w), crop top-left (y, x), target (h, w)
+    keys: list[str]  # the samples' keys and identity labels (for train.reference = "other")
+    identities: list[str]
     seeds: torch.Tensor | None = None  # (B,) int64: each sample's random draws (see sample_seeds); None = from torch's RNG
+
+
+Stage2Item = tuple[torch.Tensor, torch.Tensor, str, torch.Tensor, str, str]  # image, crop, caption, time ids, key, identity
 
 
 class Stage2Decoder:
@@ -55,7 +60,7 @@ class Stage2Decoder:
         self.resolution = resolution
         self.sizes = buckets(resolution) if bucketed else None
 
-    def __call__(self, key: str, sample: Sample) -> tuple[torch.Tensor, torch.Tensor, str, torch.Tensor]:
+    def __call__(self, key: str, sample: Sample) -> Stage2Item:
         image = decode(sample["jpg"])
         if self.sizes is None:
             (height, width), (pixels, top, left) = (self.resolution,) * 2, square(image, self.resolution)
@@ -63,12 +68,13 @@ class Stage2Decoder:
             height, width = nearest(*image.shape[:2], self.sizes)
             pixels, top, left = cover(image, height, width)
         time_ids = torch.tensor([*image.shape[:2], top, left, height, width], dtype=torch.float32)
-        return pixels, chw(decode(sample["crop.png"])), sample["txt"].decode("utf-8"), time_ids
+        identity = json.loads(sample["json"])["identity"]
+        return pixels, chw(decode(sample["crop.png"])), sample["txt"].decode("utf-8"), time_ids, key, identity
 
 
-def collate(items: list[tuple[torch.Tensor, torch.Tensor, str, torch.Tensor]]) -> Stage2Batch:
-    images, crops, captions, time_ids = zip(*items)
-    return Stage2Batch(list(images), torch.stack(crops), list(captions), torch.stack(time_ids))
+def collate(items: list[Stage2Item]) -> Stage2Batch:
+    images, crops, captions, time_ids, keys, identities = zip(*items)
+    return Stage2Batch(list(images), torch.stack(crops), list(captions), torch.stack(time_ids), list(keys), list(identities))
 
 
 def sample_seeds(run_seed: int, position: Position, first: int, count: int) -> torch.Tensor:
