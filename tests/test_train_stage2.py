@@ -14,6 +14,8 @@ from faceclip_core.train.buckets import buckets, nearest
 from faceclip_core.train.config import Stage2Config, load_config
 from faceclip_core.train.images import chw, encode
 from faceclip_core.train.images import decode as image_decode
+from faceclip_core.train.face_analysis import DetectedFace
+from faceclip_core.train.generation import GenerationValidator, generate, held_out_references
 from faceclip_core.train.references import ReferenceBank, with_references
 from faceclip_core.train.loop import build_optimizer
 from faceclip_core.train.prepare import PrepareOptions, prepare
@@ -39,9 +41,10 @@ def files(tmp_path_factory):
     return root, models["encoder"], write_tiny_sdxl(root / "sdxl", config.context_dim, config.pooled_dim)
 
 
-def config_file(files, name: str, steps: int = 1, extra: str = "", train: str = "", run: str = "") -> Path:
+def config_file(files, name: str, steps: int = 1, extra: str = "", train: str = "", run: str = "",
+                data_keys: str = "") -> Path:
     root, encoder, sdxl = files
-    return stage2_config(root / f"{name}.toml", root / "data", encoder, sdxl, root / name, steps, extra, train, run)
+    return stage2_config(root / f"{name}.toml", root / "data", encoder, sdxl, root / name, steps, extra, train, run, data_keys)
 
 
 def load(files, name: str, steps: int = 1, extra: str = "", train: str = "", run: str = "") -> Stage2Config:
@@ -289,3 +292,71 @@ def test_reference_crop_from_another_photo_of_the_same_person(tmp_path):
         expected = bank.other_crop(key, person[key], seed) or samples[key]["crop.png"]
         torch.testing.assert_close(batch.crops[i], chw(image_decode(expected)), atol=0, rtol=0)
         assert torch.equal(batch.crops[i], before[i]) == (person[key] == "person2")
+
+
+@pytest.fixture(scope="module")
+def held_out(files):
+    """A prepared folder of 2 other identities (2 photos each), standing for data.val."""
+    root = files[0]
+    write_photo_folder(root / "val_photos", identities=2, per_identity=2)
+    options = PrepareOptions(min_face=64, min_image_side=32, shard_size=2, identity_from_folder=True)
+    prepare(root / "val_photos", root / "val_data", StandInAnalyzer(), options)
+    return root / "val_data" / "train"
+
+
+class FixedFace:
+    """A stand-in analyser that finds one face with a fixed embedding in every image (or none)."""
+
+    def __init__(self, embedding: np.ndarray | None):
+        self.embedding = embedding
+
+    def detect(self, image: np.ndarray) -> list[DetectedFace]:
+        if self.embedding is None:
+            return []
+        return [DetectedFace(np.array([0, 0, 8, 8]), np.zeros((5, 2)), 0.9, np.zeros((448, 448, 3), np.uint8), self.embedding)]
+
+
+def test_generated_images_are_seeded_and_scored_by_id_similarity(files, held_out):
+    cfg = load(files, "generate")
+    cfg.validate.steps, cfg.validate.identities, cfg.validate.images_per_identity = 2, 2, 2
+    objective = build_objective(cfg).eval()
+    reference = held_out_references(read_index(held_out), 5)
+    assert sorted(r.identity for r in reference) == ["person0", "person1"]
+    image = generate(objective, reference[0].crop, "a person", cfg.validate, 32, 24, seed=3)
+    assert image.shape == (32, 24, 3) and image.dtype == np.uint8
+    np.testing.assert_array_equal(generate(objective, reference[0].crop, "a person", cfg.validate, 32, 24, seed=3), image)
+    assert not np.array_equal(generate(objective, reference[0].crop, "a person", cfg.validate, 32, 24, seed=4), image)
+    # ID-Sim is the cosine of the generated face's embedding to the reference photo's
+    embedding = np.random.default_rng(0).standard_normal(512).astype(np.float32)
+    validator = GenerationValidator(read_index(held_out), cfg.validate, 32, FixedFace(embedding))
+    assert len(validator.references) == 2
+    for r in validator.references:
+        r.embedding = embedding
+    assert validator(objective) == {"val/id_sim": pytest.approx(1.0), "val/face_found": 1.0}
+    validator.references[1].embedding = -embedding
+    assert validator(objective) == {"val/id_sim": pytest.approx(0.0, abs=1e-6), "val/face_found": 1.0}  # (1 + 1 - 1 - 1) / 4
+    validator.analyzer = FixedFace(None)
+    scores = validator(objective)
+    assert np.isnan(scores["val/id_sim"]) and scores["val/face_found"] == 0.0
+
+
+def test_stage2_run_and_validate_command_log_generated_image_scores(files, held_out, capsys):
+    from faceclip_core.train.__main__ import main
+
+    validate = 'identities = 2\nimages_per_identity = 1\nsteps = 2\nanalyzer = "tiny_training:StandInAnalyzer"\n'
+    path = config_file(files, "validated", steps=2, extra="\n[validate]\n" + validate, run="validate_every = 2\n",
+                       data_keys=f'val = "{held_out}"\n')
+    run_stage2(load_config(path, Stage2Config))
+    out = files[0] / "validated"
+    found, id_sim = logged(out, "val/face_found"), logged(out, "val/id_sim")
+    assert len(found) == 1 and 0.0 <= found[0] <= 1.0
+    assert len(id_sim) == 1 and (np.isnan(id_sim[0]) if found[0] == 0 else -1.0 <= id_sim[0] <= 1.0)
+    assert len(logged(out, "loss")) == 2  # beside the losses
+    # the subcommand scores the newest checkpoint (step 2): the same weights, so the same scores
+    assert main(["validate", "--config", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("step 2, val/id_sim")
+    assert logged(out, "val/face_found") == found * 2
+    assert logged(out, "val/id_sim")[1] == pytest.approx(id_sim[0], nan_ok=True)
+    no_val = config_file(files, "no_val", steps=2)
+    assert main(["validate", "--config", str(no_val)]) == 2
+    assert "validate needs held-out identities: set data.val" in capsys.readouterr().err

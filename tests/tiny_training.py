@@ -131,8 +131,8 @@ def write_tiny_sdxl(folder: Path, context_dim: int, pooled_dim: int) -> Path:
 
 
 def stage2_config(path: Path, data: Path, encoder: Path, sdxl: Path, out: Path, steps: int, extra: str = "",
-                  train: str = "", run: str = "") -> Path:
-    """`extra` is appended (new tables); `train` and `run` go into those tables."""
+                  train: str = "", run: str = "", data_keys: str = "") -> Path:
+    """`extra` is appended (new tables); `train`, `run` and `data_keys` go into the [train], [run] and [data] tables."""
     path.write_text("[run]\n" + run + textwrap.dedent(f"""\
         out = "{out}"
         steps = {steps}
@@ -145,7 +145,7 @@ def stage2_config(path: Path, data: Path, encoder: Path, sdxl: Path, out: Path, 
         train = "{data / 'train'}"
         streams = 2
         prefetch = false
-
+        """) + data_keys + textwrap.dedent(f"""
         [model]
         sdxl = "{sdxl}"
         encoder = "{encoder}"

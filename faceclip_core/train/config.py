@@ -119,12 +119,30 @@ class Stage2Train:
 
 
 @dataclass
+class ValidateSection:
+    """Stage 2's validation on generated images (with data.val): a few portraits per held-out identity."""
+
+    identities: int = 8  # held-out identities scored (each by its first photo's crop)
+    images_per_identity: int = 2
+    prompts: list[str] = field(default_factory=lambda: ["a photo of a person", "a portrait of a person in a garden"])
+    steps: int = 30  # DDIM steps
+    guidance: float = 5.0  # classifier-free guidance scale (the official inference's)
+    seed: int = 0
+    # the face analyser for ID-Sim: an insightface pack under models_dir (as prepare's --models-dir/--pack), or
+    # analyzer = "MODULE:FACTORY" (as prepare's --analyzer)
+    models_dir: str = ""
+    pack: str = "antelopev2"
+    analyzer: str = ""
+
+
+@dataclass
 class Stage2Config:
     run: RunSection = field(default_factory=lambda: RunSection(batch_size=64, precision="bf16"))
     data: DataSection = field(default_factory=DataSection)
     model: Stage2Model = field(default_factory=Stage2Model)
     train: Stage2Train = field(default_factory=Stage2Train)
     optim: OptimSection = field(default_factory=lambda: OptimSection(lr=1e-5, weight_decay=0.01, warmup_steps=500))
+    validate: ValidateSection = field(default_factory=ValidateSection)
 
 
 Config = TypeVar("Config")
@@ -139,7 +157,7 @@ CHOICES = {
     "parallel": ("ddp", "fsdp"),
     "reference": ("same", "other"),
 }
-PATH_KEYS = {"out", "train", "val", "encoder", "text_l", "text_g", "face_vit", "image_tower_l", "image_tower_g", "sdxl", "unet"}
+PATH_KEYS = {"out", "train", "val", "encoder", "text_l", "text_g", "face_vit", "image_tower_l", "image_tower_g", "sdxl", "unet", "models_dir"}
 
 
 def _did_you_mean(word: str, options: typing.Iterable[str]) -> str:

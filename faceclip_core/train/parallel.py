@@ -53,13 +53,15 @@ class Replicated:
         weights = {k: v.detach().cpu() for k, v in objective.state_dict().items() if k in keys}
         checkpoints.save(folder, step, {**meta, "weights": weights, "optimizer": optimizer.state_dict()}, self.ctx.rank, keep)
 
-    def load(self, path: Path, objective: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    def load(self, path: Path, objective: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
+        """Restore the trained weights (and the optimiser, unless None); returns state.pt (step, scheduler, position)."""
         state = checkpoints.load_state(path, self.name)
         missing = objective.resume_keys() - set(state["weights"])
         if missing:
             raise_other_config(path, missing)
         objective.load_state_dict(state["weights"], strict=False)
-        optimizer.load_state_dict(state["optimizer"])
+        if optimizer is not None:
+            optimizer.load_state_dict(state["optimizer"])
         return state
 
     def full_state(self, objective: nn.Module) -> dict[str, torch.Tensor]:
@@ -128,12 +130,16 @@ class Sharded(Replicated):
         if coef < 1.0:
             torch._foreach_mul_(grads, coef)
 
-    def _states(self, objective: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-        from torch.distributed.checkpoint.state_dict import get_state_dict
+    def _states(self, objective: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
+        from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_state_dict
 
-        weights, optim = get_state_dict(objective, optimizer)
+        if optimizer is None:
+            weights, optim = get_model_state_dict(objective), None
+        else:
+            weights, optim = get_state_dict(objective, optimizer)
         keys = objective.resume_keys()
-        return {"weights": {k: v for k, v in weights.items() if k in keys}, "optimizer": optim}
+        states = {"weights": {k: v for k, v in weights.items() if k in keys}}
+        return states if optim is None else {**states, "optimizer": optim}
 
     def save(self, folder: Path, step: int, objective: nn.Module, optimizer: torch.optim.Optimizer, meta: dict[str, Any],
              keep: int) -> None:
@@ -143,9 +149,9 @@ class Sharded(Replicated):
         checkpoints.save(folder, step, {**meta, "parallel": self.name}, self.ctx.rank, keep,
                          write_shards=lambda tmp: dcp.save(states, checkpoint_id=tmp / SHARDED_DIR, no_dist=self.ctx.world == 1))
 
-    def load(self, path: Path, objective: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    def load(self, path: Path, objective: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
         import torch.distributed.checkpoint as dcp
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict, set_state_dict
 
         state = checkpoints.load_state(path, self.name)
         states = self._states(objective, optimizer)  # the layout to fill: this run's own sharding
@@ -154,8 +160,12 @@ class Sharded(Replicated):
         if missing:
             raise_other_config(path, missing)
         dcp.load(states, checkpoint_id=path / SHARDED_DIR, no_dist=self.ctx.world == 1)
-        set_state_dict(objective, optimizer, model_state_dict=states["weights"], optim_state_dict=states["optimizer"],
-                       options=StateDictOptions(strict=False))
+        options = StateDictOptions(strict=False)
+        if optimizer is None:
+            set_model_state_dict(objective, states["weights"], options=options)
+        else:
+            set_state_dict(objective, optimizer, model_state_dict=states["weights"], optim_state_dict=states["optimizer"],
+                           options=options)
         return state
 
     def full_state(self, objective: nn.Module) -> dict[str, torch.Tensor]:

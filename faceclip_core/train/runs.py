@@ -7,10 +7,13 @@ from typing import Callable, Iterator
 
 import torch
 
-from . import distributed, parallel
+from . import checkpoints, distributed, parallel
 from .config import Stage1Config, Stage2Config, to_dict
 from .distributed import Dist
+from ..errors import UsageError
 from .export import export_encoder
+from .extras import require
+from .face_analysis import build_analyzer
 from .loop import Objective, train
 from .parallel import Replicated
 from .references import ReferenceBank, with_references
@@ -72,7 +75,8 @@ def run_stage1(cfg: Stage1Config) -> Stage1Objective:
 def run_stage2(cfg: Stage2Config) -> Stage2Objective:
     """Train stage 2; the UNet (the EMA if enabled) goes to run.out/export."""
     def stage(ctx: Dist, engine: Replicated):
-        return build_stage2(cfg), Stage2Decoder(cfg.train.resolution, cfg.train.buckets), collate_stage2, None
+        validator = generation_validator(cfg) if cfg.data.val and (ctx.is_main or engine.validate_everywhere) else None
+        return build_stage2(cfg), Stage2Decoder(cfg.train.resolution, cfg.train.buckets), collate_stage2, validator
 
     bank = ReferenceBank(read_index(cfg.data.train)) if cfg.train.reference == "other" else None
 
@@ -84,6 +88,38 @@ def run_stage2(cfg: Stage2Config) -> Stage2Objective:
         export_unet(substate(state, objective.trained_unet_prefix()), objective.unet.config, out)
 
     return _run(cfg, stage, export, stamp)
+
+
+def generation_validator(cfg: Stage2Config) -> Callable[[Objective], dict[str, float]]:
+    """Stage 2's validation on generated images of data.val's identities (reads the held-out set once)."""
+    from .generation import GenerationValidator
+
+    analyzer = build_analyzer(cfg.validate.analyzer, cfg.validate.models_dir, cfg.validate.pack)
+    return GenerationValidator(read_index(cfg.data.val), cfg.validate, cfg.train.resolution, analyzer)
+
+
+def validate_stage2(cfg: Stage2Config) -> dict[str, float]:
+    """`validate`: score the newest checkpoint in run.out (the starting UNet if there is none) on generated images,
+    in this one process; the scores go to run.out's TensorBoard log at the checkpoint's step, and are returned."""
+    if not cfg.data.val:
+        raise UsageError("validate needs held-out identities: set data.val to a prepared folder (prepare --val-identities K "
+                         "writes DATA/val).")
+    ctx = distributed.setup()
+    try:
+        engine = parallel.engine(cfg.run.parallel, ctx, cfg.run.precision)
+        validator = generation_validator(cfg)
+        objective = build_stage2(cfg).to(ctx.device).eval()
+        latest, step = checkpoints.latest(Path(cfg.run.out) / "checkpoints"), 0
+        if latest is not None:
+            step = engine.load(latest, objective, None)["step"]
+        scores = validator(objective)
+        writer = require("torch.utils.tensorboard", "TensorBoard logging").SummaryWriter(str(Path(cfg.run.out) / "tensorboard"))
+        for key, value in scores.items():
+            writer.add_scalar(key, value, step)
+        writer.close()
+        return {"step": step, **scores}
+    finally:
+        distributed.teardown()
 
 
 def substate(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
