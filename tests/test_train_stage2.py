@@ -14,7 +14,12 @@ from faceclip_core.train.buckets import buckets, nearest
 from faceclip_core.train.config import Stage2Config, load_config
 from faceclip_core.train.images import chw, encode
 from faceclip_core.train.images import decode as image_decode
+from faceclip_core.encoders.tokenizer import default_tokenizer
+from faceclip_core.errors import CheckpointError
+from faceclip_core.train.clip_score import ClipScorer
 from faceclip_core.train.face_analysis import DetectedFace
+from faceclip_core.train.stage1 import clip_text
+from faceclip_core.train.vision_tower import clip_pixels
 from faceclip_core.train.generation import GenerationValidator, generate, held_out_references
 from faceclip_core.train.references import ReferenceBank, with_references
 from faceclip_core.train.loop import build_optimizer
@@ -24,7 +29,9 @@ from faceclip_core.train.shards import iter_samples, read_index
 from faceclip_core.train.stage2 import (UNET_PT_NAME, UNET_SAFETENSORS_NAME, SampleDraws, Stage2Decoder, build_objective,
                                         collate, sample_seeds)
 from faceclip_core.train.stream import Position
-from tiny_training import StandInAnalyzer, logged, sharded_weights, stage2_config, torchrun, write_models, write_photo_folder, write_tiny_sdxl
+from tiny_faceclip import make_tiny_encoder
+from tiny_training import (StandInAnalyzer, logged, sharded_weights, stage2_config, torchrun, write_models, write_open_clip,
+                           write_photo_folder, write_tiny_sdxl, write_vision_tower)
 
 
 pytest.importorskip("diffusers", reason="the train extra (requirements-train.txt) is not installed")
@@ -343,7 +350,9 @@ def test_generated_images_are_seeded_and_scored_by_id_similarity(files, held_out
 def test_stage2_run_and_validate_command_log_generated_image_scores(files, held_out, capsys):
     from faceclip_core.train.__main__ import main
 
-    validate = 'identities = 2\nimages_per_identity = 1\nsteps = 2\nanalyzer = "tiny_training:StandInAnalyzer"\n'
+    clip = write_open_clip(files[0] / "open_clip_tiny.safetensors")
+    validate = (f'identities = 2\nimages_per_identity = 1\nsteps = 2\nanalyzer = "tiny_training:StandInAnalyzer"\n'
+                f'clip = "{clip}"\nclip_arch = "tiny-l"\n')
     path = config_file(files, "validated", steps=2, extra="\n[validate]\n" + validate, run="validate_every = 2\n",
                        data_keys=f'val = "{held_out}"\n')
     run_stage2(load_config(path, Stage2Config))
@@ -351,12 +360,33 @@ def test_stage2_run_and_validate_command_log_generated_image_scores(files, held_
     found, id_sim = logged(out, "val/face_found"), logged(out, "val/id_sim")
     assert len(found) == 1 and 0.0 <= found[0] <= 1.0
     assert len(id_sim) == 1 and (np.isnan(id_sim[0]) if found[0] == 0 else -1.0 <= id_sim[0] <= 1.0)
+    clip_score = logged(out, "val/clip_score")
+    assert len(clip_score) == 1 and 0.0 <= clip_score[0] <= 100.0
     assert len(logged(out, "loss")) == 2  # beside the losses
     # the subcommand scores the newest checkpoint (step 2): the same weights, so the same scores
     assert main(["validate", "--config", str(path)]) == 0
     assert capsys.readouterr().out.startswith("step 2, val/id_sim")
     assert logged(out, "val/face_found") == found * 2
     assert logged(out, "val/id_sim")[1] == pytest.approx(id_sim[0], nan_ok=True)
+    assert logged(out, "val/clip_score")[1] == pytest.approx(clip_score[0])
     no_val = config_file(files, "no_val", steps=2)
     assert main(["validate", "--config", str(no_val)]) == 2
     assert "validate needs held-out identities: set data.val" in capsys.readouterr().err
+
+
+def test_clip_score_reads_an_open_clip_checkpoint(tmp_path):
+    """The text tower equals the FaceCLIP branch's CLIP text embedding for the same open_clip weights (no id token);
+    the score is 100 * max(0, cos) of the image and text embeddings."""
+    path = write_open_clip(tmp_path / "clip.safetensors")
+    scorer = ClipScorer(path, "tiny-l")
+    prompts = ["a photo of a person", "a red car"]
+    branch = make_tiny_encoder(seed=3).face_clip_l
+    ids = default_tokenizer()(prompts)
+    expected = clip_text(branch, ids, torch.zeros_like(ids, dtype=torch.bool), torch.zeros(len(ids), branch.cfg.text.width))
+    torch.testing.assert_close(scorer.text(ids), expected, atol=1e-6, rtol=0)
+    images = [np.random.default_rng(i).integers(0, 256, (32, 32, 3), dtype=np.uint8) for i in range(2)]
+    pixels = torch.stack([torch.from_numpy(i).permute(2, 0, 1) for i in images]).float() / 255.0
+    cos = (scorer.image(clip_pixels(pixels, 28)) * expected).sum(-1)
+    assert scorer(images, prompts) == pytest.approx((100 * cos.clamp(min=0)).tolist(), abs=1e-4)
+    with pytest.raises(CheckpointError, match="Set validate.clip_arch"):
+        ClipScorer(write_vision_tower(tmp_path / "image_only.safetensors", "tiny-l", 0), "tiny-l")

@@ -69,6 +69,18 @@ def write_vision_tower(path: Path, arch: str, seed: int) -> Path:
     return path
 
 
+def write_open_clip(path: Path, seed: int = 3) -> Path:
+    """A tiny open_clip-layout CLIP checkpoint (architecture "tiny-l"): a tiny encoder's L text tower with a random
+    image tower and open_clip's logit_scale."""
+    from faceclip_core.train.clip_score import TEXT_PREFIXES
+
+    text = {k: v for k, v in make_tiny_encoder(seed=seed).face_clip_l.state_dict().items() if k.startswith(TEXT_PREFIXES)}
+    torch.manual_seed(seed)
+    visual = {f"visual.{k}": v for k, v in VisionTower(VISION_ARCHS["tiny-l"]).state_dict().items()}
+    save_file({**text, **visual, "logit_scale": torch.tensor(4.6052)}, str(path))
+    return path
+
+
 def write_models(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     return {

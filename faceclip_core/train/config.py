@@ -133,6 +133,9 @@ class ValidateSection:
     models_dir: str = ""
     pack: str = "antelopev2"
     analyzer: str = ""
+    # the CLIP score: an open_clip checkpoint (image and text towers) and its architecture; "" = no CLIP score
+    clip: str = ""
+    clip_arch: str = "ViT-L-14"
 
 
 @dataclass
@@ -157,7 +160,7 @@ CHOICES = {
     "parallel": ("ddp", "fsdp"),
     "reference": ("same", "other"),
 }
-PATH_KEYS = {"out", "train", "val", "encoder", "text_l", "text_g", "face_vit", "image_tower_l", "image_tower_g", "sdxl", "unet", "models_dir"}
+PATH_KEYS = {"out", "train", "val", "encoder", "text_l", "text_g", "face_vit", "image_tower_l", "image_tower_g", "sdxl", "unet", "models_dir", "clip"}
 
 
 def _did_you_mean(word: str, options: typing.Iterable[str]) -> str:

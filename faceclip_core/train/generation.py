@@ -1,6 +1,7 @@
 """Stage-2 validation on generated images: for a few held-out identities, portraits generated with the current
 UNet and the frozen encoder, scored by ID-Sim (the face analyser's embedding of the generated face against the
-reference photo's, cosine, as papers report it: the mean over images where a face is found).
+reference photo's, cosine, as papers report it: the mean over images where a face is found) and, given a CLIP
+model, the CLIP score of each image against its prompt (clip_score.py).
 
 Sampling is deterministic DDIM (eta 0, "leading" timestep spacing, as diffusers' DDIMScheduler with
 steps_offset 1) on the training schedule, with classifier-free guidance against the inference negative
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -78,27 +80,33 @@ def face_embedding(analyzer: FaceAnalyzer, image: np.ndarray) -> np.ndarray | No
 
 
 class GenerationValidator:
-    """Scores the current stage-2 objective: val/id_sim (NaN when no generated image has a face), val/face_found."""
+    """Scores the current stage-2 objective: val/id_sim (NaN when no generated image has a face), val/face_found,
+    and with a CLIP scorer val/clip_score (the mean over images)."""
 
-    def __init__(self, shards: list[ShardInfo], cfg: ValidateSection, resolution: int, analyzer: FaceAnalyzer):
+    def __init__(self, shards: list[ShardInfo], cfg: ValidateSection, resolution: int, analyzer: FaceAnalyzer,
+                 clip: Callable[[list[np.ndarray], list[str]], list[float]] | None = None):
         self.cfg, self.resolution = cfg, resolution
         self.references = held_out_references(shards, cfg.identities)
-        self.analyzer = analyzer
+        self.analyzer, self.clip = analyzer, clip
 
-    def images(self, objective) -> list[tuple[Reference, np.ndarray]]:
+    def images(self, objective) -> list[tuple[Reference, str, np.ndarray]]:
         out = []
         for i, reference in enumerate(self.references):
             for j in range(self.cfg.images_per_identity):
                 prompt = self.cfg.prompts[j % len(self.cfg.prompts)]
                 seed = self.cfg.seed + i * self.cfg.images_per_identity + j
-                out.append((reference, generate(objective, reference.crop, prompt, self.cfg, self.resolution,
-                                                self.resolution, seed)))
+                out.append((reference, prompt, generate(objective, reference.crop, prompt, self.cfg, self.resolution,
+                                                        self.resolution, seed)))
         return out
 
     def __call__(self, objective) -> dict[str, float]:
+        generated = self.images(objective)
         scores = []
-        for reference, image in self.images(objective):
+        for reference, _, image in generated:
             scores += id_similarity(reference.embedding, [face_embedding(self.analyzer, image)]).scores
         found = [s for s in scores if s is not None]
-        return {"val/id_sim": float(np.mean(found)) if found else float("nan"),
-                "val/face_found": len(found) / max(1, len(scores))}
+        result = {"val/id_sim": float(np.mean(found)) if found else float("nan"),
+                  "val/face_found": len(found) / max(1, len(scores))}
+        if self.clip is not None:
+            result["val/clip_score"] = float(np.mean(self.clip([g[2] for g in generated], [g[1] for g in generated])))
+        return result

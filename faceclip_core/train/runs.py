@@ -92,10 +92,12 @@ def run_stage2(cfg: Stage2Config) -> Stage2Objective:
 
 def generation_validator(cfg: Stage2Config) -> Callable[[Objective], dict[str, float]]:
     """Stage 2's validation on generated images of data.val's identities (reads the held-out set once)."""
+    from .clip_score import ClipScorer
     from .generation import GenerationValidator
 
     analyzer = build_analyzer(cfg.validate.analyzer, cfg.validate.models_dir, cfg.validate.pack)
-    return GenerationValidator(read_index(cfg.data.val), cfg.validate, cfg.train.resolution, analyzer)
+    clip = ClipScorer(cfg.validate.clip, cfg.validate.clip_arch) if cfg.validate.clip else None
+    return GenerationValidator(read_index(cfg.data.val), cfg.validate, cfg.train.resolution, analyzer, clip)
 
 
 def validate_stage2(cfg: Stage2Config) -> dict[str, float]:
