@@ -197,6 +197,18 @@ def sharded_weights(checkpoint: Path) -> dict[str, torch.Tensor]:
     """The whole trainable weights of an FSDP (DCP) checkpoint folder, as one process would hold them."""
     from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
 
+    from faceclip_core.train.parallel import one_process_is_meant
+
     whole = checkpoint.parent / (checkpoint.name + ".whole.pt")
-    dcp_to_torch_save(checkpoint / "sharded", whole)
+    with one_process_is_meant():
+        dcp_to_torch_save(checkpoint / "sharded", whole)
     return torch.load(whole, weights_only=True)["weights"]
+
+
+def assert_same_training_state(expected: dict, actual: dict) -> None:
+    """Two checkpoints' state.pt hold bit-identical trained weights, data position and AdamW second moments."""
+    assert actual["position"] == expected["position"] and actual["step"] == expected["step"]
+    for key, value in expected["weights"].items():
+        torch.testing.assert_close(actual["weights"][key], value, atol=0, rtol=0, msg=key)
+    for a, b in zip(expected["optimizer"]["state"].values(), actual["optimizer"]["state"].values()):
+        torch.testing.assert_close(b["exp_avg_sq"], a["exp_avg_sq"], atol=0, rtol=0)

@@ -19,6 +19,7 @@ processes either way.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -146,8 +147,11 @@ class Sharded(Replicated):
         import torch.distributed.checkpoint as dcp
 
         states = self._states(objective, optimizer)
-        checkpoints.save(folder, step, {**meta, "parallel": self.name}, self.ctx.rank, keep,
-                         write_shards=lambda tmp: dcp.save(states, checkpoint_id=tmp / SHARDED_DIR, no_dist=self.ctx.world == 1))
+        def write(tmp: Path) -> None:
+            with one_process_is_meant():
+                dcp.save(states, checkpoint_id=tmp / SHARDED_DIR, no_dist=self.ctx.world == 1)
+
+        checkpoints.save(folder, step, {**meta, "parallel": self.name}, self.ctx.rank, keep, write_shards=write)
 
     def load(self, path: Path, objective: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
         import torch.distributed.checkpoint as dcp
@@ -159,7 +163,8 @@ class Sharded(Replicated):
         missing = {k for k in objective.resume_keys() if f"weights.{k}" not in stored}
         if missing:
             raise_other_config(path, missing)
-        dcp.load(states, checkpoint_id=path / SHARDED_DIR, no_dist=self.ctx.world == 1)
+        with one_process_is_meant():
+            dcp.load(states, checkpoint_id=path / SHARDED_DIR, no_dist=self.ctx.world == 1)
         options = StateDictOptions(strict=False)
         if optimizer is None:
             set_model_state_dict(objective, states["weights"], options=options)
@@ -187,6 +192,14 @@ class Sharded(Replicated):
         finally:
             for unit in units:
                 unit.reshard()
+
+
+@contextlib.contextmanager
+def one_process_is_meant() -> Iterator[None]:
+    """Silence DCP's warning that it assumes a single process: with one process that is what a run asks for."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled, unavailable or uninitialized")
+        yield
 
 
 def raise_other_config(path: Path, missing: set[str]) -> None:
