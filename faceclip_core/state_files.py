@@ -25,6 +25,12 @@ def read_training_state(path: str | os.PathLike, fields: Mapping[str, type | tup
                               f"torch said: {(str(exc).splitlines() or [type(exc).__name__])[0]}). {fix[:1].upper()}{fix[1:]}.") from exc
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: holds a {type(state).__name__}, not a training state. {fix[:1].upper()}{fix[1:]}.")
+    return check_fields(path, state, fields, fix)
+
+
+def check_fields(path: str | os.PathLike, state: dict[str, Any], fields: Mapping[str, type | tuple[type, ...]],
+                 fix: str) -> dict[str, Any]:
+    """`state` (read from `path`) if each of `fields` is present with its type; else the CheckpointError above."""
     for field, kind in fields.items():
         if not isinstance(state.get(field), kind):
             found = "missing" if field not in state else f"a {type(state[field]).__name__}"

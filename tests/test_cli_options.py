@@ -31,7 +31,7 @@ def _all_subcommands() -> dict[str, argparse.ArgumentParser]:
 
 def test_every_command_is_there():
     assert set(_all_subcommands()) == {"faceclip encode", "faceclip convert", "faceclip download", "faceclip detect", "faceclip compare-t5",
-                                       "idea train", "train prepare", "train stage1", "train stage2"}
+                                       "idea train", "train prepare", "train stage1", "train stage2", "train validate"}
 
 
 @pytest.mark.parametrize("command", sorted(_all_subcommands()))

@@ -1,6 +1,9 @@
 """Tiny training fixtures: a stand-in face analyser, synthetic captioned photos, tiny frozen towers and run configs."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from faceclip_core.train.vision_tower import VISION_ARCHS, VisionTower
 from tiny_faceclip import make_tiny_encoder, write_safetensors
 
 PHOTO_SIZE = 64
+REPO = Path(__file__).resolve().parents[1]
 
 
 class StandInAnalyzer:
@@ -65,6 +69,18 @@ def write_vision_tower(path: Path, arch: str, seed: int) -> Path:
     return path
 
 
+def write_open_clip(path: Path, seed: int = 3) -> Path:
+    """A tiny open_clip-layout CLIP checkpoint (architecture "tiny-l"): a tiny encoder's L text tower with a random
+    image tower and open_clip's logit_scale."""
+    from faceclip_core.train.clip_score import TEXT_PREFIXES
+
+    text = {k: v for k, v in make_tiny_encoder(seed=seed).face_clip_l.state_dict().items() if k.startswith(TEXT_PREFIXES)}
+    torch.manual_seed(seed)
+    visual = {f"visual.{k}": v for k, v in VisionTower(VISION_ARCHS["tiny-l"]).state_dict().items()}
+    save_file({**text, **visual, "logit_scale": torch.tensor(4.6052)}, str(path))
+    return path
+
+
 def write_models(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     return {
@@ -75,9 +91,9 @@ def write_models(folder: Path) -> dict[str, Path]:
 
 
 def stage1_config(path: Path, data: Path, models: dict[str, Path], out: Path, steps: int, batch: int = 4,
-                  streams: int = 2, extra: str = "") -> Path:
-    path.write_text(textwrap.dedent(f"""\
-        [run]
+                  streams: int = 2, extra: str = "", run: str = "", data_keys: str = "") -> Path:
+    """`extra` is appended (new tables); `run` and `data_keys` go into the [run] and [data] tables."""
+    path.write_text("[run]\n" + run + textwrap.dedent(f"""\
         out = "{out}"
         steps = {steps}
         batch_size = {batch}
@@ -90,7 +106,7 @@ def stage1_config(path: Path, data: Path, models: dict[str, Path], out: Path, st
         train = "{data / 'train'}"
         streams = {streams}
         prefetch = false
-
+        """) + data_keys + textwrap.dedent(f"""
         [model]
         encoder = "{models['encoder']}"
         image_tower_l = "{models['image_tower_l']}"
@@ -126,9 +142,10 @@ def write_tiny_sdxl(folder: Path, context_dim: int, pooled_dim: int) -> Path:
     return folder
 
 
-def stage2_config(path: Path, data: Path, encoder: Path, sdxl: Path, out: Path, steps: int, extra: str = "") -> Path:
-    path.write_text(textwrap.dedent(f"""\
-        [run]
+def stage2_config(path: Path, data: Path, encoder: Path, sdxl: Path, out: Path, steps: int, extra: str = "",
+                  train: str = "", run: str = "", data_keys: str = "") -> Path:
+    """`extra` is appended (new tables); `train`, `run` and `data_keys` go into the [train], [run] and [data] tables."""
+    path.write_text("[run]\n" + run + textwrap.dedent(f"""\
         out = "{out}"
         steps = {steps}
         batch_size = 2
@@ -140,7 +157,7 @@ def stage2_config(path: Path, data: Path, encoder: Path, sdxl: Path, out: Path, 
         train = "{data / 'train'}"
         streams = 2
         prefetch = false
-
+        """) + data_keys + textwrap.dedent(f"""
         [model]
         sdxl = "{sdxl}"
         encoder = "{encoder}"
@@ -148,9 +165,50 @@ def stage2_config(path: Path, data: Path, encoder: Path, sdxl: Path, out: Path, 
         [train]
         resolution = 32
         cond_dropout = 0.5
-
+        """) + train + textwrap.dedent("""
         [optim]
         lr = 1e-4
         warmup_steps = 0
         """) + extra)
     return path
+
+
+def logged(out: Path, tag: str) -> list[float]:
+    """The TensorBoard scalars a run wrote under `tag`, in step order."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    return [e.value for e in events.Scalars(tag)]
+
+
+def torchrun(stage: str, config: Path, processes: int = 2) -> None:
+    """`python -m faceclip_core.train STAGE --config CONFIG` under torchrun with CPU processes (gloo)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+         "-m", "faceclip_core.train", stage, "--config", str(config)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def sharded_weights(checkpoint: Path) -> dict[str, torch.Tensor]:
+    """The whole trainable weights of an FSDP (DCP) checkpoint folder, as one process would hold them."""
+    from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
+
+    from faceclip_core.train.parallel import one_process_is_meant
+
+    whole = checkpoint.parent / (checkpoint.name + ".whole.pt")
+    with one_process_is_meant():
+        dcp_to_torch_save(checkpoint / "sharded", whole)
+    return torch.load(whole, weights_only=True)["weights"]
+
+
+def assert_same_training_state(expected: dict, actual: dict) -> None:
+    """Two checkpoints' state.pt hold bit-identical trained weights, data position and AdamW second moments."""
+    assert actual["position"] == expected["position"] and actual["step"] == expected["step"]
+    for key, value in expected["weights"].items():
+        torch.testing.assert_close(actual["weights"][key], value, atol=0, rtol=0, msg=key)
+    for a, b in zip(expected["optimizer"]["state"].values(), actual["optimizer"]["state"].values()):
+        torch.testing.assert_close(b["exp_avg_sq"], a["exp_avg_sq"], atol=0, rtol=0)

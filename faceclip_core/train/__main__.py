@@ -1,35 +1,14 @@
-"""python -m faceclip_core.train prepare|stage1|stage2 ... (under torchrun for several GPUs or machines)."""
+"""python -m faceclip_core.train prepare|stage1|stage2|validate ... (under torchrun for several GPUs or machines)."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 
 from ..cli_options import HelpFormatter, require_file, require_folder, run_command
-from ..errors import UsageError
 from .config import Stage1Config, Stage2Config, load_config
+from .face_analysis import build_analyzer
 from .prepare import PrepareOptions, prepare
-
-def _analyzer(args: argparse.Namespace) -> object:
-    """The face analyser prepare detects, aligns and embeds with: the pack's insightface-style FaceAnalyzer,
-    or any `--analyzer MODULE:FACTORY` whose factory() returns an object with detect(image) -> faces."""
-    if args.analyzer is None:
-        if args.models_dir is None:
-            raise UsageError("prepare needs a face analyser: give --models-dir (the folder holding "
-                             "insightface/models/<pack>/, e.g. ComfyUI/models), or --analyzer MODULE:FACTORY.")
-        from ..face import FaceAnalyzer
-
-        return FaceAnalyzer(args.models_dir, pack=args.pack, providers=args.providers)
-    spec = args.analyzer
-    module_name, _, factory = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), factory)()
-    except (ImportError, AttributeError) as exc:
-        raise UsageError(
-            f"Cannot build the face analyser {spec!r} ({exc}). Give --analyzer MODULE:FACTORY, a callable returning an "
-            "object with detect(image) -> faces (see faceclip_core/train/face_analysis.py)."
-        ) from exc
 
 
 def check_prepare_arguments(args: argparse.Namespace) -> None:
@@ -63,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--pack", default="antelopev2", help="insightface model pack (detector + recogniser)")
     prep.add_argument("--providers", default="auto", choices=("auto", "cpu", "cuda"), help="onnxruntime device")
     prep.add_argument("--analyzer", help="MODULE:FACTORY of another face analyser (see faceclip_core/train/face_analysis.py)")
-    for name, text in (("stage1", "align the encoder (FaceCLIP stage 1)"), ("stage2", "fine-tune the SDXL UNet on FaceCLIP conditioning")):
+    for name, text in (("stage1", "align the encoder (FaceCLIP stage 1)"), ("stage2", "fine-tune the SDXL UNet on FaceCLIP conditioning"),
+                       ("validate", "score a stage-2 run's newest checkpoint on generated images of held-out identities")):
         stage = commands.add_parser(name, help=text, description=text, formatter_class=HelpFormatter)
         stage.add_argument("--config", type=Path, required=True, help="the run's TOML config (see docs/training.md)")
     return parser
@@ -74,16 +54,22 @@ def _run(args: argparse.Namespace) -> None:
         check_prepare_arguments(args)
         options = PrepareOptions(args.min_score, args.min_face, args.min_image_side, args.shard_size,
                                  args.val_identities, args.identity_from_folder, args.seed)
-        report = prepare(args.images, args.out, _analyzer(args), options, args.manifest)
+        analyzer = build_analyzer(args.analyzer, args.models_dir, args.pack, args.providers)
+        report = prepare(args.images, args.out, analyzer, options, args.manifest)
         print(f"kept {report['kept']}, skipped {report['skipped']} (reasons in {args.out / 'skipped.jsonl'})")
     elif args.command == "stage1":
         from .runs import run_stage1  # torch-heavy imports only for training commands
 
         run_stage1(load_config(args.config, Stage1Config))
-    else:
+    elif args.command == "stage2":
         from .runs import run_stage2
 
         run_stage2(load_config(args.config, Stage2Config))
+    else:
+        from .runs import validate_stage2
+
+        scores = validate_stage2(load_config(args.config, Stage2Config))
+        print(", ".join(f"{key} {value:.4g}" for key, value in scores.items()))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import random
 import shutil
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -17,11 +16,13 @@ import torch.distributed as dist
 
 from ..atomic import atomic_path
 from ..errors import UsageError
-from ..state_files import read_training_state
-from .stream import Position
+from ..state_files import check_fields, read_training_state
 
 STATE_FILE = "state.pt"
-STATE_FIELDS = {"step": int, "weights": dict, "optimizer": dict, "scheduler": dict, "position": dict}
+# what every state.pt holds; DDP's also holds the weights and the optimiser (FSDP's are in its shards)
+STATE_FIELDS = {"step": int, "scheduler": dict, "position": dict}
+DDP_FIELDS = {"weights": dict, "optimizer": dict}
+RNG_FIELDS = {"python": tuple, "numpy": list, "torch": torch.Tensor}
 
 
 def rng_state() -> dict[str, Any]:
@@ -48,9 +49,10 @@ def latest(folder: Path) -> Path | None:
     return steps[-1] if steps else None
 
 
-def save(folder: Path, step: int, weights: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
-         scheduler: Any, position: Position, rank: int, keep: int) -> None:
-    """Every process writes its RNG; process 0 writes the rest and renames the folder when all are done."""
+def save(folder: Path, step: int, state: dict[str, Any], rank: int, keep: int,
+         write_shards: Callable[[Path], None] | None = None) -> None:
+    """Every process writes its RNG (and its shards, through `write_shards(folder)`, a collective); process 0
+    writes `state` and renames the folder when all are done."""
     final = folder / f"step-{step:07d}"
     tmp = folder / f"step-{step:07d}.partial"
     if rank == 0:
@@ -59,10 +61,11 @@ def save(folder: Path, step: int, weights: dict[str, torch.Tensor], optimizer: t
         dist.barrier()
     with atomic_path(tmp / f"rng-{rank}.pt") as partial:  # a failed write is named, with its cause
         torch.save(rng_state(), partial)
+    if write_shards is not None:
+        write_shards(tmp)
     if rank == 0:
         with atomic_path(tmp / STATE_FILE) as partial:
-            torch.save({"step": step, "weights": weights, "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "position": asdict(position)}, partial)
+            torch.save(state, partial)
     if dist.is_initialized():
         dist.barrier()
     if rank == 0:
@@ -75,13 +78,24 @@ def save(folder: Path, step: int, weights: dict[str, torch.Tensor], optimizer: t
         dist.barrier()
 
 
-def load(path: Path, rank: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """(state, this process's RNG or None when the run had fewer processes)."""
+def load_state(path: Path, parallel: str) -> dict[str, Any]:
+    """The checkpoint's state.pt, checked to come from the same engine (run.parallel)."""
     state_file = path / STATE_FILE
     if not state_file.is_file():
         raise UsageError(f"{path} is not a training checkpoint ({STATE_FILE} missing); delete it or point to another.")
-    fix = f"delete {path} to resume from the checkpoint before it"
-    state = read_training_state(state_file, STATE_FIELDS, fix)
+    state = read_training_state(state_file, STATE_FIELDS, _fix(path))
+    written = state.get("parallel", "ddp")
+    if written != parallel:
+        raise UsageError(f"{path} was written with run.parallel = {written!r}, this run has {parallel!r}: resume with "
+                         "the same setting, or start a new run.out.")
+    return check_fields(state_file, state, DDP_FIELDS, _fix(path)) if parallel == "ddp" else state
+
+
+def load_rng(path: Path, rank: int) -> dict[str, Any] | None:
+    """This process's RNG state, or None when the run that wrote `path` had fewer processes."""
     rng_file = path / f"rng-{rank}.pt"
-    rng = read_training_state(rng_file, {"python": tuple, "numpy": list, "torch": torch.Tensor}, fix) if rng_file.is_file() else None
-    return state, rng
+    return read_training_state(rng_file, RNG_FIELDS, _fix(path)) if rng_file.is_file() else None
+
+
+def _fix(path: Path) -> str:
+    return f"delete {path} to resume from the checkpoint before it"

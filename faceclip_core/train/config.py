@@ -28,6 +28,9 @@ class RunSection:
     save_every: int = 1000
     validate_every: int = 1000
     keep_checkpoints: int = 2
+    # How processes share the model: "ddp" (a replica each) or "fsdp" (FSDP2: parameters, gradients and optimiser
+    # state sharded; checkpoints resume on any process count). See faceclip_core/train/parallel.py.
+    parallel: str = "ddp"
 
 
 @dataclass
@@ -107,6 +110,36 @@ class Stage2Train:
     noise_offset: float = 0.0
     ema_decay: float = 0.0  # 0 = no EMA; e.g. 0.9999
     train_steps: int = 1000  # DDPM steps, scaled-linear betas 0.00085..0.012 as SDXL
+    # Aspect-ratio buckets: each photo at the nearest of SDXL's training sizes (scaled to `resolution`) instead of
+    # the square crop; size conditioning records the photo's real size. See faceclip_core/train/buckets.py.
+    buckets: bool = False
+    # Separate drops, each drawn per sample after (and besides) cond_dropout's joint one: the face alone (the
+    # no-face path, the prompt kept) or the prompt alone (an empty prompt, the face kept).
+    face_dropout: float = 0.0
+    text_dropout: float = 0.0
+    # The reference crop: "same" (the training photo's own) or "other" (another photo of the same identity, when the
+    # identity has one; prepare --identity-from-folder or a manifest's identity). See faceclip_core/train/references.py.
+    reference: str = "same"
+
+
+@dataclass
+class ValidateSection:
+    """Stage 2's validation on generated images (with data.val): a few portraits per held-out identity."""
+
+    identities: int = 8  # held-out identities scored (each by its first photo's crop)
+    images_per_identity: int = 2
+    prompts: list[str] = field(default_factory=lambda: ["a photo of a person", "a portrait of a person in a garden"])
+    steps: int = 30  # DDIM steps
+    guidance: float = 5.0  # classifier-free guidance scale (the official inference's)
+    seed: int = 0
+    # the face analyser for ID-Sim: an insightface pack under models_dir (as prepare's --models-dir/--pack), or
+    # analyzer = "MODULE:FACTORY" (as prepare's --analyzer)
+    models_dir: str = ""
+    pack: str = "antelopev2"
+    analyzer: str = ""
+    # the CLIP score: an open_clip checkpoint (image and text towers) and its architecture; "" = no CLIP score
+    clip: str = ""
+    clip_arch: str = "ViT-L-14"
 
 
 @dataclass
@@ -116,6 +149,7 @@ class Stage2Config:
     model: Stage2Model = field(default_factory=Stage2Model)
     train: Stage2Train = field(default_factory=Stage2Train)
     optim: OptimSection = field(default_factory=lambda: OptimSection(lr=1e-5, weight_decay=0.01, warmup_steps=500))
+    validate: ValidateSection = field(default_factory=ValidateSection)
 
 
 Config = TypeVar("Config")
@@ -127,6 +161,8 @@ CHOICES = {
     "text_target": ("caption", "prefixed"),
     "image_target": ("full", "crop"),
     "architecture": ("official", "tiny"),
+    "parallel": ("ddp", "fsdp"),
+    "reference": ("same", "other"),
 }
 # Values a run can train with: (lowest, highest) inclusive, None for no bound; checked by name in every section.
 RANGES = {
@@ -134,10 +170,11 @@ RANGES = {
     "validate_every": (1, None), "keep_checkpoints": (0, None), "streams": (1, None), "seed": (0, None),
     "lr": (0.0, None), "weight_decay": (0.0, None), "eps": (0.0, None), "warmup_steps": (0, None), "grad_clip": (0.0, None), "betas": (0.0, 0.9999),
     "face_weight": (0.0, None), "text_weight": (0.0, None), "image_weight": (0.0, None), "resolution": (8, None),
-    "cond_dropout": (0.0, 1.0), "noise_offset": (0.0, None), "ema_decay": (0.0, 1.0), "train_steps": (1, None),
+    "cond_dropout": (0.0, 1.0), "face_dropout": (0.0, 1.0), "text_dropout": (0.0, 1.0), "noise_offset": (0.0, None), "ema_decay": (0.0, 1.0), "train_steps": (1, None),
+    "identities": (1, None), "images_per_identity": (1, None), "guidance": (0.0, None),
 }
 EXCLUSIVE_LOW = {"lr", "eps"}  # must be above their lowest value, not equal to it
-PATH_KEYS = {"out", "train", "val", "encoder", "text_l", "text_g", "face_vit", "image_tower_l", "image_tower_g", "sdxl", "unet"}
+PATH_KEYS = {"out", "train", "val", "encoder", "text_l", "text_g", "face_vit", "image_tower_l", "image_tower_g", "sdxl", "unet", "models_dir", "clip"}
 
 
 def _did_you_mean(word: str, options: typing.Iterable[str]) -> str:

@@ -4,10 +4,14 @@ The pack's insightface-style analyser (`faceclip_core.face`) is one implementati
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
+
+from ..errors import UsageError
 
 
 @dataclass
@@ -23,3 +27,25 @@ class FaceAnalyzer(Protocol):
     def detect(self, image: np.ndarray) -> Sequence[DetectedFace]:
         """All faces in `image` ((H, W, 3) uint8 RGB), each aligned and embedded."""
         ...
+
+
+def build_analyzer(spec: str | None, models_dir: str | Path | None, pack: str = "antelopev2",
+                   providers: str = "auto") -> FaceAnalyzer:
+    """The pack's insightface-style FaceAnalyzer on `models_dir`/insightface/models/`pack`, or, with `spec` =
+    "MODULE:FACTORY", whatever factory() returns (an object with detect(image) -> faces)."""
+    if not spec:
+        if not models_dir:
+            raise UsageError("A face analyser is needed: give --models-dir (in a run config: validate.models_dir), the "
+                             "folder holding insightface/models/<pack>/ (e.g. ComfyUI/models), or --analyzer "
+                             "MODULE:FACTORY (validate.analyzer).")
+        from ..face import FaceAnalyzer as PackAnalyzer
+
+        return PackAnalyzer(models_dir, pack=pack, providers=providers)
+    module_name, _, factory = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), factory)()
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(
+            f"Cannot build the face analyser {spec!r} ({exc}). Give MODULE:FACTORY, a callable returning an "
+            "object with detect(image) -> faces (see faceclip_core/train/face_analysis.py)."
+        ) from exc

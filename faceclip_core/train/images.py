@@ -36,3 +36,16 @@ def square(array: np.ndarray, size: int) -> tuple[torch.Tensor, int, int]:
     top, left = max(0, (round(h * scale) - size) // 2), max(0, (round(w * scale) - size) // 2)
     pixels = resize_center_crop(chw(array)[None].float(), size)[0]
     return pixels.round().clamp(0, 255).to(torch.uint8), top, left
+
+
+def cover(array: np.ndarray, height: int, width: int) -> tuple[torch.Tensor, int, int]:
+    """(H, W, 3) uint8 -> (3, height, width) uint8: resized (bicubic, antialiased) to cover height x width, centre
+    crop; and the crop's top-left corner in the resized photo (SDXL's crop conditioning)."""
+    h, w = array.shape[:2]
+    scale = max(height / h, width / w)
+    size = (max(height, round(h * scale)), max(width, round(w * scale)))
+    resized = torch.nn.functional.interpolate(chw(array)[None].float(), size=size, mode="bicubic", align_corners=False,
+                                              antialias=True)[0]
+    top, left = (size[0] - height) // 2, (size[1] - width) // 2
+    pixels = resized[:, top : top + height, left : left + width]
+    return pixels.round().clamp(0, 255).to(torch.uint8), top, left

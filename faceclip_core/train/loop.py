@@ -1,4 +1,5 @@
-"""The training loop both stages share: AdamW, warm-up schedule, DDP, autocast, clipping, logging, checkpoints, validation.
+"""The training loop both stages share: AdamW, warm-up schedule, DDP or FSDP, autocast, clipping, logging, checkpoints,
+validation.
 
 A stage provides an `Objective`: an nn.Module whose forward(batch) returns (loss, metrics), whose
 trainable parameters are the ones with requires_grad, and which may update extra state after each step.
@@ -8,17 +9,18 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
-from . import checkpoints
+from . import checkpoints, parallel
 from .config import OptimSection, RunSection
 from .distributed import Dist, mean_over_processes
 from .extras import require
+from .parallel import Replicated
 from .stream import Position
 
 AUTOCAST = {"bf16": torch.bfloat16}
@@ -39,6 +41,15 @@ class Objective(nn.Module):
     def resume_keys(self) -> set[str]:
         """State-dict entries a checkpoint must hold: the trainable parameters (frozen ones come from the input files)."""
         return {name for name, p in self.named_parameters() if p.requires_grad}
+
+    def shard_units(self) -> list[nn.Module]:
+        """For run.parallel = "fsdp": the modules to shard, children before parents; each is gathered while its
+        forward runs, so only modules called through forward belong here (the last may be the objective itself)."""
+        return [self]
+
+    def bf16_units(self) -> list[nn.Module]:
+        """Shard units that may gather and compute in bf16 (with run.precision = "bf16" on CUDA)."""
+        return []
 
     def after_step(self) -> None:
         """Called after each optimiser step (e.g. to update an EMA)."""
@@ -94,30 +105,26 @@ def train(
     optim: OptimSection,
     ctx: Dist,
     validate: Callable[[Objective], dict[str, float]] | None = None,
+    engine: Replicated | None = None,
 ) -> Objective:
-    """Train to run.steps, resuming from the newest checkpoint in run.out; returns the (unwrapped) objective."""
+    """Train to run.steps, resuming from the newest checkpoint in run.out; returns the (unwrapped) objective.
+
+    `validate` runs on the main process, or on every process when the engine needs it (only the main one logs)."""
     out = Path(run.out)
+    engine = engine or parallel.engine(run.parallel, ctx, run.precision)
     objective.to(ctx.device)
+    model = engine.wrap(objective)
     optimizer = build_optimizer(objective, optim)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, optim, run.steps))
     step, position = 0, Position()
     resume_from = checkpoints.latest(out / "checkpoints")
     if resume_from is not None:
-        state, rng = checkpoints.load(resume_from, ctx.rank)
-        missing = objective.resume_keys() - set(state["weights"])
-        if missing:
-            raise RuntimeError(f"{resume_from} lacks {len(missing)} trainable tensors (e.g. {sorted(missing)[0]}): "
-                               "it was written by another config. Use another run.out or delete the checkpoints.")
-        objective.load_state_dict(state["weights"], strict=False)
-        optimizer.load_state_dict(state["optimizer"])
+        state = engine.load(resume_from, objective, optimizer)
         scheduler.load_state_dict(state["scheduler"])
         step, position = state["step"], Position(**state["position"])
+        rng = checkpoints.load_rng(resume_from, ctx.rank)
         if rng is not None:
             checkpoints.set_rng_state(rng)
-    model: nn.Module = objective
-    if ctx.world > 1:
-        model = DistributedDataParallel(objective, device_ids=[ctx.device] if ctx.device.type == "cuda" else None,
-                                        broadcast_buffers=False)
     autocast = (torch.autocast(ctx.device.type, dtype=AUTOCAST[run.precision])
                 if ctx.device.type == "cuda" and run.precision in AUTOCAST else contextlib.nullcontext())
     trainable = [p for p in objective.parameters() if p.requires_grad]
@@ -132,8 +139,7 @@ def train(
                 loss, metrics = model(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if optim.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(trainable, optim.grad_clip)
+            engine.clip_grad_norm_(trainable, optim.grad_clip)
             optimizer.step()
             scheduler.step()
             objective.after_step()
@@ -147,11 +153,14 @@ def train(
                 logger.log(step, scalars, step - last_step)
                 last_time, last_step, samples = now, step, 0
             if step % run.save_every == 0 or step == run.steps:
-                weights = {k: v.detach().cpu() for k, v in objective.state_dict().items() if k in objective.resume_keys()}
-                checkpoints.save(out / "checkpoints", step, weights, optimizer, scheduler, position, ctx.rank, run.keep_checkpoints)
-            if validate is not None and ctx.is_main and (step % run.validate_every == 0 or step == run.steps):
+                meta = {"step": step, "scheduler": scheduler.state_dict(), "position": asdict(position)}
+                engine.save(out / "checkpoints", step, objective, optimizer, meta, run.keep_checkpoints)
+            if (validate is not None and (ctx.is_main or engine.validate_everywhere)
+                    and (step % run.validate_every == 0 or step == run.steps)):
                 objective.eval()
-                logger.log(step, validate(objective), 0)
+                with engine.gathered(objective):
+                    scores = validate(objective)
+                logger.log(step, scores, 0)
                 objective.train()
     finally:
         logger.close()

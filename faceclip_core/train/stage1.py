@@ -121,6 +121,18 @@ class Stage1Objective(Objective):
         towers = [p.image_tower for p in self.parts.values() if p.image_tower is not None]
         return [self.encoder.face_clip_l.face_encoder, self.encoder.face_clip_g.face_encoder, *towers]
 
+    def shard_units(self) -> list[nn.Module]:
+        """Per branch: the text tower's and the face ViT's blocks (the branch reads the ViT's pos_embed outside its
+        forward), the heads, the image towers' blocks and towers; then the objective itself (what is left: the
+        trained projections and fuser, embeddings, the untrained branch)."""
+        units: list[nn.Module] = []
+        for name, part in self.parts.items():
+            branch = self.branch(name)
+            units += [*branch.transformer.resblocks, *branch.face_encoder.blocks, part.identity_head, part.text_head]
+            if part.image_tower is not None:
+                units += [*part.image_tower.transformer.resblocks, part.image_tower]
+        return [*units, self]
+
     def embed(self, name: str, crops: torch.Tensor, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(fused (B,77,w), token ids, identity feature target, identity token) of one branch for a batch."""
         branch = self.branch(name)
