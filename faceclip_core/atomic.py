@@ -50,6 +50,9 @@ def check_target(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = 
     if target.exists() and not target.is_file():
         raise UsageError(f"Cannot write {path}: it is not a regular file (a device, pipe or socket), and it is "
                          "left as it is. Give the path of a file.")
+    nearest = next((folder for folder in target.parents if folder.exists()), None)
+    if nearest is not None and not nearest.is_dir():
+        raise UsageError(f"Cannot write {path}: a part of the folder path is a file ({nearest}). Give a path in a folder.")
     for source in inputs:
         if source is not None and target.exists() and Path(source).exists() and os.path.samefile(source, target):
             raise UsageError(f"Cannot write {path}: it is also an input of this command ({source}), which the "

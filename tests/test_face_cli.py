@@ -78,7 +78,8 @@ def test_library_chatter_stays_off_stdout(detect, photo_files, monkeypatch):
     [
         (["missing.png"], "Cannot read image missing.png"),
         (["{photos}/astronaut.png", "--pack", "buffalo_l"], "Face model pack 'buffalo_l' not found"),
-        (["{photos}/astronaut.png", "--out-crop", "/nonexistent/dir/crop.png"], "Cannot write /nonexistent/dir/crop.png"),
+        (["{photos}/astronaut.png", "--out-crop", "{photos}/astronaut.png/crop.png"],
+         "crop.png: a part of the folder path is a file"),
     ],
 )
 def test_bad_files_exit_2_with_the_cause(detect, photo_files, args, message):

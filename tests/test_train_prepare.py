@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from faceclip_core.errors import UsageError
-from faceclip_core.train.prepare import PrepareOptions, prepare
+from faceclip_core.train.prepare import NothingKept, PrepareOptions, prepare
 from faceclip_core.train.shards import iter_samples, read_index
 from tiny_training import StandInAnalyzer, photo, write_photo_folder
 
@@ -92,7 +92,9 @@ def test_manifest_captions_and_identities(tmp_path):
 
 def test_empty_and_missing_datasets_say_what_to_do(tmp_path):
     add(tmp_path / "photos", "empty.png", photo(0, 0, faces=0))
-    prepare(tmp_path / "photos", tmp_path / "data", StandInAnalyzer(), OPTIONS)
+    with pytest.raises(NothingKept, match=r"kept none of the 1 photos .*\(1 no face\).*skipped.jsonl") as caught:
+        prepare(tmp_path / "photos", tmp_path / "data", StandInAnalyzer(), OPTIONS)
+    assert caught.value.exit_code == 3
     with pytest.raises(UsageError, match=r"is empty \(0 samples\).*skipped.jsonl"):
         read_index(tmp_path / "data" / "train")
     with pytest.raises(UsageError, match="not a prepared dataset.*prepare --images"):

@@ -83,6 +83,15 @@ def _load_safetensors(path: Path) -> tuple[StateDict, dict[str, str]]:
         raise _fail(path, f"is truncated or corrupt ({path.stat().st_size:,} bytes; safetensors said: {exc}).") from exc
 
 
+def _header_metadata(path: Path) -> dict[str, str]:
+    """A safetensors file's metadata, read from its header alone; {} when unreadable (read_checkpoint then says why)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except (SafetensorError, OSError, RuntimeError):
+        return {}
+
+
 def read_checkpoint(path: str | os.PathLike) -> tuple[StateDict, dict[str, str]]:
     """All tensors of a `.pt`/`.pth`/`.safetensors` file and its metadata; never unpickles code."""
     path = Path(path)
@@ -164,6 +173,8 @@ def read_encoder_state(
 ) -> tuple[StateDict, FaceCLIPConfig]:
     """The encoder's state dict (official key names) and architecture, checked key for key and shape for shape."""
     path = Path(path)
+    if config is None and path.is_file() and _file_kind(path) == "safetensors":
+        config = config_of(path, _header_metadata(path), None)  # checked from the header, before any tensor is read
     raw, metadata = read_checkpoint(path)
     config = config_of(path, metadata, config)
     # the official loader's renaming, verbatim: it strips 'model.' wherever it occurs
