@@ -144,10 +144,13 @@ def test_a_damaged_training_checkpoint_is_named(tmp_path):
     folder.mkdir()
     (folder / checkpoints.STATE_FILE).write_bytes(b"PK\x03\x04 cut short")
     with pytest.raises(CheckpointError, match=f"{folder / checkpoints.STATE_FILE}: cannot be read as a training state.*Delete {folder}"):
-        checkpoints.load(folder, 0)
-    torch.save({"step": 10, "weights": {}}, folder / checkpoints.STATE_FILE)
+        checkpoints.load_state(folder, "ddp")
+    torch.save({"step": 10, "scheduler": {}, "position": {}, "weights": {}}, folder / checkpoints.STATE_FILE)
     with pytest.raises(CheckpointError, match="field 'optimizer' of the training state is missing"):
-        checkpoints.load(folder, 0)
+        checkpoints.load_state(folder, "ddp")
+    (folder / "rng-0.pt").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(CheckpointError, match="rng-0.pt: cannot be read as a training state"):
+        checkpoints.load_rng(folder, 0)
 
 
 @pytest.mark.parametrize("strength", [float("nan"), float("inf"), "1"])

@@ -350,6 +350,11 @@ def test_stage2_run_and_validate_command_log_generated_image_scores(files, held_
     clip = write_open_clip(files[0] / "open_clip_tiny.safetensors")
     validate = (f'identities = 2\nimages_per_identity = 1\nsteps = 2\nanalyzer = "tiny_training:StandInAnalyzer"\n'
                 f'clip = "{clip}"\nclip_arch = "tiny-l"\n')
+    unsafe = config_file(files, "unsafe", steps=2, extra="\n[validate]\n" + validate, data_keys=f'val = "{held_out}"\n')
+    with pytest.raises(UsageError, match="would import that Python module.*allow_analyzer_import = true"):
+        run_stage2(load_config(unsafe, Stage2Config))  # refused before anything trains
+    assert not (files[0] / "unsafe").exists()
+    validate += "allow_analyzer_import = true\n"
     path = config_file(files, "validated", steps=2, extra="\n[validate]\n" + validate, run="validate_every = 2\n",
                        data_keys=f'val = "{held_out}"\n')
     run_stage2(load_config(path, Stage2Config))

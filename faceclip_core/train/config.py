@@ -133,10 +133,12 @@ class ValidateSection:
     guidance: float = 5.0  # classifier-free guidance scale (the official inference's)
     seed: int = 0
     # the face analyser for ID-Sim: an insightface pack under models_dir (as prepare's --models-dir/--pack), or
-    # analyzer = "MODULE:FACTORY" (as prepare's --analyzer)
+    # analyzer = "MODULE:FACTORY" (as prepare's --analyzer), which imports that module: only with
+    # allow_analyzer_import = true, so that a config file never runs code unless its reader opts in (as data.allow_pipe)
     models_dir: str = ""
     pack: str = "antelopev2"
     analyzer: str = ""
+    allow_analyzer_import: bool = False
     # the CLIP score: an open_clip checkpoint (image and text towers) and its architecture; "" = no CLIP score
     clip: str = ""
     clip_arch: str = "ViT-L-14"

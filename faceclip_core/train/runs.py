@@ -95,6 +95,10 @@ def generation_validator(cfg: Stage2Config) -> Callable[[Objective], dict[str, f
     from .clip_score import ClipScorer
     from .generation import GenerationValidator
 
+    if cfg.validate.analyzer and not cfg.validate.allow_analyzer_import:
+        raise UsageError(f"validate.analyzer = {cfg.validate.analyzer!r} would import that Python module: a config never "
+                         "runs code unless it opts in. Set validate.allow_analyzer_import = true if you trust it, or use "
+                         "validate.models_dir with an insightface pack.")
     analyzer = build_analyzer(cfg.validate.analyzer, cfg.validate.models_dir, cfg.validate.pack)
     clip = ClipScorer(cfg.validate.clip, cfg.validate.clip_arch) if cfg.validate.clip else None
     return GenerationValidator(read_index(cfg.data.val, cfg.data.allow_pipe), cfg.validate, cfg.train.resolution, analyzer, clip)
