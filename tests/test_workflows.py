@@ -73,3 +73,26 @@ def test_no_node_covers_another_and_data_flows_left_to_right(name):
         assert boxes[source][2] < boxes[target][0], (name, source, target)  # a link never runs right to left
     for node in ui["nodes"]:
         assert tuple(node["size"]) == NODE_SIZES[node["type"]], node["type"]
+
+
+def test_screenshots_become_small_jpeg_thumbnails(tmp_path):
+    from PIL import Image
+
+    from thumbnails import write_thumbnails
+
+    shots, folder = tmp_path / "shots", tmp_path / "example_workflows"
+    shots.mkdir()
+    folder.mkdir()
+    (folder / "graph.json").write_text("{}")
+    Image.new("RGB", (1600, 1000), (40, 40, 40)).save(shots / "graph.png")
+    Image.new("RGB", (10, 10)).save(shots / "not_a_template.png")
+    (thumbnail,) = write_thumbnails(shots, folder)
+    assert thumbnail == folder / "graph.jpg"
+    assert Image.open(thumbnail).format == "JPEG" and Image.open(thumbnail).width == 1200
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.stem)
+def test_every_template_has_a_small_thumbnail(path):
+    # a screenshot of the template in the real frontend (tests/test_host_browser.py, tests/thumbnails.py)
+    thumbnail = path.with_suffix(".jpg")
+    assert thumbnail.is_file() and thumbnail.stat().st_size < 200_000
