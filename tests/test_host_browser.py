@@ -21,7 +21,7 @@ from urllib.request import urlopen
 
 import pytest
 
-from host.fixtures import comfy_path, comfy_server  # noqa: F401  (fixtures)
+from host.fixtures import comfy_path, comfy_server, copy_workflow_inputs  # noqa: F401  (fixtures)
 from host.server import PACK_NAME, ComfyServer
 from workflow_format import PACK_NODES, WORKFLOWS
 
@@ -75,10 +75,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def server(comfy_server: ComfyServer) -> ComfyServer:
-    comfy_server.input_dir.mkdir(parents=True, exist_ok=True)
-    for path in (TEMPLATES / "input").iterdir():
-        shutil.copy(path, comfy_server.input_dir / path.name)
-    return comfy_server
+    return copy_workflow_inputs(comfy_server)
 
 
 class Page:

@@ -126,3 +126,23 @@ def test_pyproject_states_the_same_lowest_host():
 
     text = (ROOT / "pyproject.toml").read_text()
     assert re.search(r'^requires-comfyui = ">=' + re.escape(".".join(map(str, MIN_COMFYUI))) + '"$', text, re.M)
+
+
+def test_an_old_host_gets_one_log_line_and_no_nodes(monkeypatch, caplog):
+    import importlib.util
+    import logging
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "comfyui_version", types.SimpleNamespace(__version__="0.3.40"))
+    spec = importlib.util.spec_from_file_location("faceclip_pack_under_test", ROOT / "__init__.py",
+                                                  submodule_search_locations=[str(ROOT)])
+    pack = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, pack)
+    with caplog.at_level(logging.INFO):
+        spec.loader.exec_module(pack)  # as ComfyUI imports a custom node package
+    assert pack.NODE_CLASS_MAPPINGS == {} and not hasattr(pack, "comfy_entrypoint")
+    assert [r.getMessage() for r in caplog.records] == [
+        "comfyui-faceclip needs ComfyUI 0.3.64 or newer (its V3 node schema), but this ComfyUI is 0.3.40: update "
+        "ComfyUI (git pull, or the Manager's Update ComfyUI); the FaceCLIP nodes are not loaded."]
+    assert f"{spec.name}.nodes.extension" not in sys.modules  # comfy_api was never reached
