@@ -107,7 +107,7 @@ class IDEALoader(io.ComfyNode):
         # training again under the same name rewrites the file: load it again then, not the cached one
         try:
             stat = idea_file_path(idea_file).stat()
-        except (OSError, FileNotFoundError):
+        except OSError:  # not there (any more)
             return idea_file  # execute names the missing file
         return idea_file, stat.st_mtime_ns, stat.st_size
 
