@@ -197,6 +197,21 @@ def test_the_host_lists_every_template_with_its_thumbnail(server: ComfyServer) -
             assert response.headers["Content-Type"] == "image/jpeg"
 
 
+def test_the_template_browser_shows_each_thumbnail(page: Page, tmp_path: Path) -> None:
+    if not page.visible_dialogs():
+        page.page.locator('button[aria-label="Templates"]').first.click()
+    page.page.get_by_text(PACK_NAME, exact=True).first.click()
+    cards = page.page.locator(f"img[src*='/workflow_templates/{PACK_NAME}/']")
+    page.page.wait_for_function(f"""() => {{
+      const images = [...document.querySelectorAll("img[src*='/workflow_templates/{PACK_NAME}/']")];
+      return images.length === {len(WORKFLOWS)} && images.every((img) => img.complete && img.naturalWidth > 0);
+    }}""", timeout=PAGE_TIMEOUT_MS)
+    shown = sorted(Path(src.split("?")[0]).stem for src in (cards.nth(i).get_attribute("src") for i in range(cards.count())))
+    assert shown == sorted(WORKFLOWS)
+    page.page.screenshot(path=str(_screenshot_dir(tmp_path) / "template_browser.png"))
+    assert page.unexpected_errors() == []
+
+
 @pytest.mark.parametrize("name", ORDER)
 def test_template_opens_as_saved_and_runs_from_the_page(page: Page, server: ComfyServer, name: str, tmp_path: Path) -> None:
     saved = json.loads((TEMPLATES / f"{name}.json").read_text())
