@@ -41,7 +41,7 @@ HARMLESS_ERRORS = ("Failed to load resource: the server responded with a status 
                    "Failed to load resource: net::ERR_NAME_NOT_RESOLVED",
                    # the frontend's own note when a workflow replaces the start-up graph it had not finished setting up
                    "Attempted to cleanup event listeners for graph that was never set up")
-VIEWPORT = {"width": 1600, "height": 1000}
+VIEWPORT = {"width": 2400, "height": 1350}  # room to draw each whole graph at a readable zoom
 PAGE_TIMEOUT_MS = 120_000
 RUN_TIMEOUT_S = 600
 
@@ -95,8 +95,11 @@ class Page:
         # Frontend 1.27.10 itself throws one TypeError while it starts (a setting's onChange, "reading 'id'"), with
         # or without any custom node: errors count from here on, once the page is ready for the user.
         self.errors.clear()
-        # the minimap would cover part of the screenshots
-        self.page.evaluate("app.extensionManager?.setting?.set('Comfy.Minimap.Visible', false)")
+        # for the screenshots: no minimap over the graph, and text drawn at every zoom (not the low-detail view)
+        self.page.evaluate("""async () => {
+          await app.extensionManager.setting.set('Comfy.Minimap.Visible', false);
+          await app.extensionManager.setting.set('LiteGraph.Canvas.MinFontSizeForLOD', 1);
+        }""")
 
     def open_template(self, name: str) -> None:
         """As a user does: the template browser (shown at a first start, else from the side bar's Templates

@@ -84,11 +84,11 @@ def test_screenshots_become_small_jpeg_thumbnails(tmp_path):
     shots.mkdir()
     folder.mkdir()
     (folder / "graph.json").write_text("{}")
-    Image.new("RGB", (1600, 1000), (40, 40, 40)).save(shots / "graph.png")
+    Image.new("RGB", (2400, 1350), (40, 40, 40)).save(shots / "graph.png")
     Image.new("RGB", (10, 10)).save(shots / "not_a_template.png")
     (thumbnail,) = write_thumbnails(shots, folder)
     assert thumbnail == folder / "graph.jpg"
-    assert Image.open(thumbnail).format == "JPEG" and Image.open(thumbnail).width == 1200
+    assert Image.open(thumbnail).format == "JPEG" and Image.open(thumbnail).width == 1600
 
 
 @pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.stem)

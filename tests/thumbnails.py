@@ -11,8 +11,8 @@ from pathlib import Path
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-MAX_WIDTH = 1200  # the README shows it at most this wide; the template card far smaller
-QUALITY = 82
+MAX_WIDTH = 1600  # wide enough to read the widgets when opened; the template card shows it far smaller
+QUALITY = 80
 
 
 def to_thumbnail(screenshot: Path, target: Path) -> Path:
