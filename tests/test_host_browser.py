@@ -21,6 +21,7 @@ from typing import Any
 from urllib.request import urlopen
 
 import pytest
+from PIL import Image
 
 from host.fixtures import comfy_path, comfy_server, copy_workflow_inputs  # noqa: F401  (fixtures)
 from host.server import PACK_NAME, ComfyServer
@@ -210,13 +211,18 @@ def test_the_template_browser_shows_each_thumbnail(page: Page, tmp_path: Path) -
     if not page.visible_dialogs():
         page.page.locator('button[aria-label="Templates"]').first.click()
     page.page.get_by_text(PACK_NAME, exact=True).first.click()
-    cards = page.page.locator(f"img[src*='/workflow_templates/{PACK_NAME}/']")
-    page.page.wait_for_function(f"""() => {{
-      const images = [...document.querySelectorAll("img[src*='/workflow_templates/{PACK_NAME}/']")];
-      return images.length === {len(WORKFLOWS)} && images.every((img) => img.complete && img.naturalWidth > 0);
-    }}""", timeout=PAGE_TIMEOUT_MS)
-    shown = sorted(Path(src.split("?")[0]).stem for src in (cards.nth(i).get_attribute("src") for i in range(cards.count())))
-    assert shown == sorted(WORKFLOWS)
+    # the frontend fetches each card's NAME.jpg and shows it from a blob URL
+    widths = page.page.evaluate(f"""async () => {{
+      for (let tries = 0; tries < 100; tries++) {{
+        const cards = [...document.querySelectorAll(".p-dialog img[src^='blob:']")];
+        if (cards.length === {len(WORKFLOWS)} && cards.every((img) => img.complete && img.naturalWidth > 0))
+          return cards.map((img) => img.naturalWidth);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }}
+      return [...document.querySelectorAll(".p-dialog img")].map((img) => img.getAttribute("src"));
+    }}""")
+    thumbnails = [Image.open(TEMPLATES / f"{name}.jpg").width for name in WORKFLOWS]
+    assert sorted(widths) == sorted(thumbnails)
     page.page.screenshot(path=str(_screenshot_dir(tmp_path) / "template_browser.png"))
     assert page.unexpected_errors() == []
 
