@@ -15,7 +15,7 @@ from faceclip_core.errors import UsageError
 from faceclip_core.face import Face
 
 from . import host
-from .faceclip_nodes import MODEL_FOLDER, FaceCLIPModel, check_conditioning, compute_dtype, encode_prompts
+from .faceclip_logic import MODEL_FOLDER, FaceCLIPModel, check_conditioning, compute_dtype, encode_prompts
 
 FACET5_FILE = "face_t5_encoder.pt"
 T5_FOLDER = "text_encoders"  # where FLUX users keep t5xxl_fp16 / t5xxl_fp8_e4m3fn
@@ -103,6 +103,6 @@ def encode_flux(facet5: FaceT5Model, text: str, multiple_faces: str, one_prompt_
     comes from FluxGuidance, as for the host's own FLUX text encoders."""
     if not isinstance(facet5, FaceT5Model):
         raise UsageError(f"The facet5 input must come from FaceT5 Loader (got {type(facet5).__name__}).")
-    context, pooled = encode_prompts(facet5, text, multiple_faces, one_prompt_per_line, face)
+    context, pooled = encode_prompts(facet5, text, multiple_faces, one_prompt_per_line, face, "FaceT5 Text Encode (FLUX)")
     check_flux_conditioning(context, pooled, len(context))
     return [[context, {"pooled_output": pooled}]]

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from comfy_api.v0_0_2 import io
 
+from .face_nodes import FaceType
 from .facet5_logic import (FACET5_FILE, MODEL_FOLDER, T5_FOLDER, T5_FROM_FILE, DTYPES, encode_flux, encoder_choices,
                            load_facet5_model, t5_choices)
 
 CATEGORY = "FaceCLIP"
 FaceT5Type = io.Custom("FACET5")
-FaceType = io.Custom("FACE")
 
 
 class FaceT5Loader(io.ComfyNode):

@@ -1,315 +1,152 @@
-"""ID-EA nodes: train an identity from a few photos with the loaded SDXL, then apply it to any conditioning.
-
-Thin: the host's MODEL/CLIP/VAE are adapted to faceclip_core.idea's interfaces here; everything else is core.
-ComfyUI modules are imported inside functions, so this file imports (and its declarations test) without a host.
-"""
+"""ID-EA nodes (V3 schema): train an identity from a few photos with the loaded SDXL, then apply it to any conditioning."""
 from __future__ import annotations
 
-import logging
-from contextlib import closing
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
+from comfy_api.v0_0_2 import io
+from comfy_execution.graph_utils import ExecutionBlocker
 
-from faceclip_core.idea import (PLACEHOLDER, AnchorBank, IDEAConfig, IDEATrainer, TrainConfig, analyzer_face_embedder,
-                                base_model_fingerprint, checkpointing, load_idea_weights, load_names, prepare_training_set,
-                                save_training_result)
-from faceclip_core.idea.errors import TrainingCancelled
-from faceclip_core.idea.files import WEIGHTS_SUFFIX, IDEAWeights, output_paths, state_path
+from faceclip_core.face import FaceAnalyzer
+from faceclip_core.idea import TrainConfig
+from faceclip_core.idea.files import IDEAWeights, load_idea_weights
 
-from . import host
+from .checks import name_problem, number_problem, require, require_conditioning, require_name, require_number
+from .face_nodes import ANALYZER_SOURCE, FaceAnalyzerType
+from .idea_logic import (PREVIEW_PROMPTS, apply_idea, idea_file_path, idea_files, preview_lines, sample_previews,
+                         train_identity, training_settings)
 
 CATEGORY = "FaceCLIP/ID-EA"
-# A single rare BPE token that stands in for the identity while the host tokenizes; its ids are then
-# replaced by the learned vectors, one per occurrence, so the sequence keeps the host's length.
-STAND_IN_WORD = "sks"
-PREVIEW_PROMPTS = f"portrait photo of {PLACEHOLDER} person, natural light, sharp focus\n{PLACEHOLDER} person as an astronaut, cinematic"
-PREVIEW_NEGATIVE = "blurry, lowres, deformed, watermark, text"
-PREVIEW_CFG = 5.0
+IDEAType = io.Custom("IDEA")
+DEFAULTS = TrainConfig()  # the core's defaults (the paper's settings), so the node follows the core when they change
+MAX_SEED = 2**31 - 1
+STRENGTH_RANGE = (0.0, 3.0)
 
 
-def inject_rows(token_weights: list[list[tuple]], stand_in_id: int, rows: torch.Tensor) -> list[list[tuple]]:
-    """Host token lists with the k-th occurrence of stand_in_id replaced by (rows[k], weight)."""
-    remaining = iter(rows)
-    return [[(next(remaining), w, *rest) if t == stand_in_id else (t, w, *rest) for t, w, *rest in chunk] for chunk in token_weights]
-
-
-def frozen_for_autograd(module: torch.nn.Module) -> None:
-    """Make a host model usable in a graph that trains something else, keeping its values.
-
-    The host builds models while running nodes in inference mode, so their weights are inference tensors, and
-    autograd refuses to save those for backward ("Inference tensors cannot be saved for backward"). Each one is
-    replaced by a normal copy, one tensor at a time (the host reads weights by name, so it sees the copies; a
-    `.data` swap is not enough: the tensor would still lack a version counter). Frozen: the host leaves
-    requires_grad on, which would make backward compute gradients for every weight of the UNet.
-    """
-    copies: dict[int, torch.Tensor] = {}  # tied weights stay tied
-    with torch.no_grad():
-        for sub in module.modules():
-            for table in (sub._parameters, sub._buffers):
-                for name, tensor in table.items():
-                    if tensor is None:
-                        continue
-                    if tensor.is_inference():
-                        if id(tensor) not in copies:
-                            copy = tensor.clone()
-                            copies[id(tensor)] = torch.nn.Parameter(copy, requires_grad=False) if table is sub._parameters else copy
-                        table[name] = copies[id(tensor)]
-                    else:
-                        tensor.requires_grad_(False)
-
-
-def _copy_if_differentiable(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor.clone() if tensor.requires_grad else tensor
-
-
-def _unchanged(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor
-
-
-class HostPromptEncoder:
-    """faceclip_core.idea.PromptEncoder over ComfyUI's SDXL CLIP. Construct it outside inference mode."""
-
-    def __init__(self, clip: Any):
-        self.clip = clip
-        self.model = clip.cond_stage_model
-        clip.load_model()
-        frozen_for_autograd(self.model)
-
-    def embedding_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return tuple(getattr(self.model, part).transformer.get_input_embeddings().weight for part in ("clip_l", "clip_g"))
-
-    def token_ids(self, text: str) -> tuple[list[int], list[int]]:
-        return tuple(getattr(self.clip.tokenizer, part).tokenizer(text)["input_ids"][1:-1] for part in ("clip_l", "clip_g"))
-
-    def encode(self, prompts: Sequence[str], tokens_l: torch.Tensor, tokens_g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        (stand_in,), _ = self.token_ids(STAND_IN_WORD)
-        contexts, pooled = [], []
-        for prompt in prompts:
-            tokens = self.clip.tokenize(prompt.replace(PLACEHOLDER, " ".join([STAND_IN_WORD] * len(tokens_l))))
-            tokens["l"] = inject_rows(tokens["l"], stand_in, tokens_l)
-            tokens["g"] = inject_rows(tokens["g"], stand_in, tokens_g)
-            # The host's CLIP layers add to their hidden state in place (x += attn(x)), which autograd rejects
-            # ("modified by an inplace operation"); saving copies of the activations it needs makes the tower
-            # differentiable. Weights (no grad) are saved as they are: the CLIP holds no extra copy of them.
-            with torch.autograd.graph.saved_tensors_hooks(_copy_if_differentiable, _unchanged):
-                context, pool = self.clip.encode_from_tokens(tokens, return_pooled=True)
-            contexts.append(context)
-            pooled.append(pool)
-        return torch.cat(contexts), torch.cat(pooled)
-
-
-class HostDenoiser:
-    """faceclip_core.idea.Denoiser over ComfyUI's SDXL MODEL: the raw UNet at DDPM timesteps, with SDXL's size
-    conditioning. Construct it outside inference mode."""
-
-    def __init__(self, model: Any, resolution: int):
-        import comfy.model_management
-
-        comfy.model_management.load_models_gpu([model])
-        self.base = model.model
-        frozen_for_autograd(self.base)
-        self.resolution = resolution
-        self.device, self.dtype = model.load_device, self.base.get_dtype()
-
-    def __call__(self, x_t, t, context, pooled):
-        y = self.base.encode_adm(pooled_output=pooled, width=self.resolution, height=self.resolution).to(x_t.device, self.dtype)
-        unet = self.base.diffusion_model
-        return unet(x_t.to(self.dtype), t, context=context.to(self.dtype), y=y).float()
-
-
-def unet_layers(unet: torch.nn.Module) -> list[torch.nn.Module]:
-    """The layers inside the host SDXL UNet's blocks: the UNet calls each block's layers one by one (never the
-    block's own forward), so these are what gradient checkpointing can wrap."""
-    return [layer for block in (*unet.input_blocks, unet.middle_block, *unet.output_blocks) for layer in block]
-
-
-def host_latent_encoder(model: Any, vae: Any):
-    def encode(images: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) -> scaled latents, as the UNet sees them
-        return model.model.process_latent_in(vae.encode(images.permute(0, 2, 3, 1)))
-    return encode
-
-
-class TrainingProgress:
-    """The UI's progress bar, a console bar that also shows the loss (the UI's has no room for numbers), and the
-    cancel button seen as the trainer's should_stop."""
-
-    def __init__(self, name: str, total: int):
-        import comfy.utils
-        from tqdm import tqdm  # a host dependency: its samplers draw their console bars with it
-
-        self.bar = comfy.utils.ProgressBar(total)
-        self.console = tqdm(total=total, desc=f"ID-EA Train {name}", unit="step")
-        self.cancelled = False
-
-    def __call__(self, done: int, total: int, loss: float) -> None:
-        import comfy.model_management
-
-        self.console.update(done - self.console.n)  # a resumed run jumps to its first step
-        self.console.set_postfix(loss=f"{loss:.4f}")
-        try:
-            self.bar.update_absolute(done, total)
-        except comfy.model_management.InterruptProcessingException:
-            # the host's bar raises this when cancel was pressed; the trainer must first save its state
-            self.cancelled = True
-
-    def should_stop(self) -> bool:
-        import comfy.model_management
-
-        return self.cancelled or comfy.model_management.processing_interrupted()
-
-    def close(self) -> None:
-        self.console.close()
-
-
-def _embeddings_dir() -> Path:
-    import folder_paths
-
-    return Path(folder_paths.get_folder_paths("embeddings")[0])
-
-
-def _conditioning(clip: Any, text: str, resolution: int, idea: IDEAWeights | None = None) -> list:
-    """SDXL conditioning of `text`, as CLIPTextEncodeSDXL gives it at a square size, adapted by `idea` if given."""
-    context, pooled = clip.encode_from_tokens(clip.tokenize(text), return_pooled=True)
-    if idea is not None:
-        context = idea.apply(context)
-    size = {"width": resolution, "height": resolution, "crop_w": 0, "crop_h": 0,
-            "target_width": resolution, "target_height": resolution}
-    return [[context, {"pooled_output": pooled, **size}]]
-
-
-def sample_previews(model: Any, clip: Any, vae: Any, idea: IDEAWeights, prompts: Sequence[str], word: str,
-                    resolution: int, steps: int, seed: int) -> torch.Tensor:
-    """One picture per prompt, `<idea>` read as the trained embedding word, sampled as a user's graph would:
-    the host's tokenizer finds the new embedding file, ID-EA Apply at strength 1, then KSampler and VAE Decode."""
-    import comfy.sample
-    import comfy.utils
-
-    negative = _conditioning(clip, PREVIEW_NEGATIVE, resolution)
-    latent = torch.zeros(1, 4, resolution // 8, resolution // 8)
-    noise = comfy.sample.prepare_noise(latent, seed)  # the same start for every prompt, so they compare
-    bar = comfy.utils.ProgressBar(steps * len(prompts))
-    pictures = []
-    for done, prompt in enumerate(prompts):
-        positive = _conditioning(clip, prompt.replace(PLACEHOLDER, word), resolution, idea)
-        samples = comfy.sample.sample(
-            model, noise, steps, PREVIEW_CFG, "euler", "normal", positive, negative, latent, seed=seed, disable_pbar=True,
-            callback=lambda step, *_: bar.update_absolute(done * steps + step + 1))
-        pictures.append(vae.decode(samples))
-    return torch.cat(pictures)
-
-
-class IDEATrain:
-    DESCRIPTION = ("Learns a person from a few photos (ID-EA): writes embeddings/NAME.safetensors, usable as embedding:NAME "
-                   "in any SDXL prompt, and NAME.idea.safetensors for ID-EA Apply. Resumes if stopped.")
-    RETURN_TYPES = ("STRING", "IDEA", "IMAGE")
-    RETURN_NAMES = ("prompt_word", "idea", "previews")
-    OUTPUT_TOOLTIPS = ("'embedding:NAME', to put in prompts", "the trained enhancer and adapter, for ID-EA Apply",
-                       "one sample per preview prompt, made with the trained files (none when preview_steps is 0: "
-                       "the nodes it feeds are skipped)")
-    FUNCTION = "train"
-    CATEGORY = CATEGORY
+class IDEATrain(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="IDEATrain",
+            display_name="ID-EA Train",
+            category=CATEGORY,
+            description="Learns a person from a few photos (ID-EA): writes embeddings/NAME.safetensors, usable as "
+                        "embedding:NAME in any SDXL prompt, and NAME.idea.safetensors for ID-EA Apply. Resumes if stopped.",
+            inputs=[
+                io.Image.Input("images", tooltip="2 to 10 photos of the person, one clear face each"),
+                FaceAnalyzerType.Input("face_analyzer", tooltip="gives each photo's ArcFace embedding"),
+                io.Model.Input("model", tooltip="the SDXL model to train against (it is not changed)"),
+                io.Clip.Input("clip", tooltip="the SDXL text encoders of that model; the new tokens are learned in their space"),
+                io.Vae.Input("vae", tooltip="the SDXL VAE: encodes the photos to latents once"),
+                io.String.Input("name", default="my_person",
+                                tooltip="file name (letters, digits, space, - _ .); use it as embedding:NAME"),
+                io.Int.Input("steps", default=DEFAULTS.steps, min=1, max=10000, tooltip="optimiser steps (paper: ~320)"),
+                io.Int.Input("batch_size", default=DEFAULTS.batch_size, min=1, max=64, tooltip="samples per step (paper: 8)"),
+                io.Int.Input("micro_batch", default=DEFAULTS.micro_batch, min=1, max=64,
+                             tooltip="samples per pass; 1 fits 12 GB"),
+                io.Int.Input("resolution", default=DEFAULTS.resolution, min=64, max=2048, step=64,
+                             tooltip="training picture size; 1024 for SDXL (lower only to try the graph out)"),
+                # The frontend gives every INT named seed a control widget that starts at "randomize" and cannot be
+                # told otherwise; web/idea_train.js sets it to "fixed" on a new node, or a stopped run could not resume.
+                io.Int.Input("seed", default=DEFAULTS.seed, min=0, max=MAX_SEED, control_after_generate=True,
+                             tooltip="same seed, photos and settings: the same result; a stopped run resumes"),
+                io.Boolean.Input("gradient_checkpointing", default=True,
+                                 tooltip="recompute the UNet's activations in backward: a 1024 px step fits 12 GB "
+                                         "(estimated), steps take ~1.5x as long"),
+                io.String.Input("preview_prompts", default=PREVIEW_PROMPTS, multiline=True, optional=True,
+                                tooltip="one sample per line after training; <idea> stands for the person"),
+                io.Int.Input("preview_steps", default=20, min=0, max=100, optional=True,
+                             tooltip="sampling steps per preview; 0: none"),
+            ],
+            outputs=[
+                io.String.Output("prompt_word", display_name="prompt_word", tooltip="'embedding:NAME', to put in prompts"),
+                IDEAType.Output("idea", display_name="idea", tooltip="the trained enhancer and adapter, for ID-EA Apply"),
+                io.Image.Output("previews", display_name="previews",
+                                tooltip="one sample per preview prompt, made with the trained files (none when "
+                                        "preview_steps is 0: the nodes it feeds are skipped)"),
+            ],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "images": ("IMAGE", {"tooltip": "2 to 10 photos of the person, one clear face each"}),
-            "face_analyzer": ("FACE_ANALYZER", {"tooltip": "gives each photo's ArcFace embedding"}),
-            "model": ("MODEL", {"tooltip": "the SDXL model to train against (it is not changed)"}),
-            "clip": ("CLIP", {"tooltip": "the SDXL text encoders of that model; the new tokens are learned in their space"}),
-            "vae": ("VAE", {"tooltip": "the SDXL VAE: encodes the photos to latents once"}),
-            "name": ("STRING", {"default": "my_person", "tooltip": "file name; use it as embedding:NAME"}),
-            "steps": ("INT", {"default": 320, "min": 1, "max": 10000, "tooltip": "optimiser steps (paper: ~320)"}),
-            "batch_size": ("INT", {"default": 8, "min": 1, "max": 64, "tooltip": "samples per step (paper: 8)"}),
-            "micro_batch": ("INT", {"default": 1, "min": 1, "max": 64, "tooltip": "samples per pass; 1 fits 12 GB"}),
-            "resolution": ("INT", {"default": 1024, "min": 64, "max": 2048, "step": 64,
-                                   "tooltip": "training picture size; 1024 for SDXL (lower only to try the graph out)"}),
-            # the frontend gives every "seed" widget a control; it must stay fixed, or a stopped run could not resume
-            "seed": ("INT", {"default": 0, "min": 0, "max": 2**31 - 1, "control_after_generate": "fixed",
-                             "tooltip": "same seed, photos and settings: the same result; a stopped run resumes"}),
-            "gradient_checkpointing": ("BOOLEAN", {"default": True,
-                                                   "tooltip": "recompute the UNet's activations in backward: a 1024 px "
-                                                              "step fits 12 GB (estimated), steps take ~1.5x as long"}),
-        }, "optional": {
-            "preview_prompts": ("STRING", {"default": PREVIEW_PROMPTS, "multiline": True,
-                                           "tooltip": "one sample per line after training; <idea> stands for the person"}),
-            "preview_steps": ("INT", {"default": 20, "min": 0, "max": 100, "tooltip": "sampling steps per preview; 0: none"}),
-        }}
+    def validate_inputs(cls, name: Any = None) -> bool | str:
+        # the name becomes file names: refuse a bad one before the graph loads any model
+        return True if name is None else (name_problem(name) or True)
 
-    def train(self, images, face_analyzer, model, clip, vae, name, steps, batch_size, micro_batch, resolution, seed,
-              gradient_checkpointing=True, preview_prompts=PREVIEW_PROMPTS, preview_steps=20):
-        import comfy.model_management
-        import folder_paths
-
-        # the name becomes files: checked (faceclip_core.names) before anything slow runs
-        state = state_path(Path(folder_paths.get_output_directory()) / "idea_training", name)
-        output_paths(_embeddings_dir(), name)
-        micro_batch = min(micro_batch, batch_size)
-        settings = TrainConfig(steps=steps, batch_size=batch_size - batch_size % micro_batch, micro_batch=micro_batch,
-                               resolution=resolution, seed=seed)
-        with torch.inference_mode(False), torch.enable_grad():  # the host runs nodes in inference mode
-            encoder = HostPromptEncoder(clip)
-            data = prepare_training_set(list(images), analyzer_face_embedder(face_analyzer), host_latent_encoder(model, vae), resolution)
-            fingerprint = base_model_fingerprint(encoder)
-            denoiser = HostDenoiser(model, resolution)
-            trainer = IDEATrainer(encoder, denoiser, AnchorBank.from_names(load_names(), encoder), data, IDEAConfig(),
-                                  settings, denoiser.device, fingerprint)
-            layers = unet_layers(denoiser.base.diffusion_model) if gradient_checkpointing else []
-            try:
-                with checkpointing.gradient_checkpointing(layers), closing(TrainingProgress(name, steps)) as progress:
-                    result = trainer.run(state, progress, progress.should_stop)
-            except TrainingCancelled as stopped:
-                logging.info("ID-EA Train: %s", stopped)  # how to resume; the UI itself shows "interrupted"
-                comfy.model_management.interrupt_current_processing(False)
-                raise comfy.model_management.InterruptProcessingException() from stopped
-        _, weights_path = save_training_result(result, trainer.config, _embeddings_dir(), name, fingerprint)
-        idea, word = load_idea_weights(weights_path), f"embedding:{name}"
-        prompts = [line.strip() for line in preview_prompts.splitlines() if line.strip()] if preview_steps else []
+    @classmethod
+    def execute(cls, images: torch.Tensor, face_analyzer: FaceAnalyzer, model: Any, clip: Any, vae: Any, name: str,
+                steps: int, batch_size: int, micro_batch: int, resolution: int, seed: int,
+                gradient_checkpointing: bool = True, preview_prompts: str = PREVIEW_PROMPTS,
+                preview_steps: int = 20) -> io.NodeOutput:
+        node = "ID-EA Train"
+        require(images, torch.Tensor, node, "images", "an IMAGE output (e.g. Load Image or Batch Images)")
+        require(face_analyzer, FaceAnalyzer, node, "face_analyzer", ANALYZER_SOURCE)
+        require_name(name, node)
+        settings = training_settings(steps, batch_size, micro_batch, resolution, seed)
+        idea = train_identity(images, face_analyzer, model, clip, vae, name, settings, gradient_checkpointing)
+        word = f"embedding:{name}"
+        prompts = preview_lines(preview_prompts, preview_steps)
         if not prompts:
-            from comfy_execution.graph_utils import ExecutionBlocker
-
-            return (word, idea, ExecutionBlocker(None))  # nodes fed by previews are skipped, without an error
-        return (word, idea, sample_previews(model, clip, vae, idea, prompts, word, resolution, preview_steps, seed))
+            return io.NodeOutput(word, idea, ExecutionBlocker(None))  # nodes fed by previews are skipped, no error
+        return io.NodeOutput(word, idea, sample_previews(model, clip, vae, idea, prompts, word, resolution, preview_steps, seed))
 
 
-class IDEALoader:
-    DESCRIPTION = "Loads an ID-EA file (NAME.idea.safetensors in models/embeddings) written by ID-EA Train."
-    RETURN_TYPES = ("IDEA",)
-    FUNCTION = "load"
-    CATEGORY = CATEGORY
+class IDEALoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="IDEALoader",
+            display_name="ID-EA Loader",
+            category=CATEGORY,
+            description="Loads an ID-EA file (NAME.idea.safetensors in models/embeddings) written by ID-EA Train.",
+            inputs=[io.Combo.Input("idea_file", options=idea_files(), tooltip="written by ID-EA Train next to the embedding")],
+            outputs=[IDEAType.Output(tooltip="the trained enhancer and adapter, for ID-EA Apply")],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls):
-        folder_paths = host.folder_paths()
-        names = folder_paths.get_filename_list("embeddings") if folder_paths else []
-        files = [f for f in names if f.endswith(WEIGHTS_SUFFIX)]
-        return {"required": {"idea_file": (files, {"tooltip": "written by ID-EA Train next to the embedding"})}}
-
-    def load(self, idea_file):
-        import folder_paths
-
-        return (load_idea_weights(folder_paths.get_full_path_or_raise("embeddings", idea_file)),)
-
-
-class IDEAApply:
-    DESCRIPTION = ("Adapts SDXL conditioning toward the trained identity (ID-EA's ID-Adapter). Use on the positive prompt, "
-                   "which should contain the embedding:NAME word.")
-    RETURN_TYPES = ("CONDITIONING",)
-    FUNCTION = "apply"
-    CATEGORY = CATEGORY
+    def fingerprint_inputs(cls, idea_file: str) -> Any:
+        # training again under the same name rewrites the file: load it again then, not the cached one
+        try:
+            stat = idea_file_path(idea_file).stat()
+        except OSError:  # not there (any more)
+            return idea_file  # execute names the missing file
+        return idea_file, stat.st_mtime_ns, stat.st_size
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "conditioning": ("CONDITIONING", {"tooltip": "SDXL conditioning of a prompt that says embedding:NAME"}),
-            "idea": ("IDEA", {"tooltip": "from ID-EA Loader or ID-EA Train"}),
-            "strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 3.0, "step": 0.05, "tooltip": "0: unchanged"}),
-        }}
-
-    def apply(self, conditioning, idea, strength):
-        return ([[idea.apply(context, strength), dict(options)] for context, options in conditioning],)
+    def execute(cls, idea_file: str) -> io.NodeOutput:
+        return io.NodeOutput(load_idea_weights(idea_file_path(idea_file)))
 
 
-NODE_CLASS_MAPPINGS = {"IDEATrain": IDEATrain, "IDEALoader": IDEALoader, "IDEAApply": IDEAApply}
-NODE_DISPLAY_NAME_MAPPINGS = {"IDEATrain": "ID-EA Train", "IDEALoader": "ID-EA Loader", "IDEAApply": "ID-EA Apply"}
+class IDEAApply(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        low, high = STRENGTH_RANGE
+        return io.Schema(
+            node_id="IDEAApply",
+            display_name="ID-EA Apply",
+            category=CATEGORY,
+            description="Adapts SDXL conditioning toward the trained identity (ID-EA's ID-Adapter). Use on the positive "
+                        "prompt, which should contain the embedding:NAME word.",
+            inputs=[
+                io.Conditioning.Input("conditioning", tooltip="SDXL conditioning of a prompt that says embedding:NAME"),
+                IDEAType.Input("idea", tooltip="from ID-EA Loader or ID-EA Train"),
+                io.Float.Input("strength", default=1.0, min=low, max=high, step=0.05,
+                               tooltip="how far the conditioning moves toward the identity; 0: unchanged"),
+            ],
+            outputs=[io.Conditioning.Output(tooltip="the conditioning adapted toward the identity")],
+        )
+
+    @classmethod
+    def validate_inputs(cls, strength: Any = None) -> bool | str:
+        # a graph file can say NaN, which passes the host's min/max check and would give NaN conditioning
+        return True if strength is None else (number_problem(strength, "strength", *STRENGTH_RANGE) or True)
+
+    @classmethod
+    def execute(cls, conditioning: list, idea: IDEAWeights, strength: float) -> io.NodeOutput:
+        node = "ID-EA Apply"
+        require(idea, IDEAWeights, node, "idea", "ID-EA Loader or ID-EA Train")
+        require_conditioning(conditioning, node, "conditioning")
+        require_number(strength, node, "strength", *STRENGTH_RANGE)
+        return io.NodeOutput(apply_idea(conditioning, idea, strength))
+
+
+IDEA_NODES: list[type[io.ComfyNode]] = [IDEATrain, IDEALoader, IDEAApply]

@@ -24,7 +24,7 @@ from host.in_process import import_host_module
 from host.server import ComfyServer
 from tiny_facet5 import tiny_facet5_config
 from tiny_sdxl import random_state_dict
-from workflow_format import FACE_IMAGE, FACET5_NODE_SPECS
+from workflow_format import FACE_IMAGE, PACK_NODES
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = "faceclip_flux_portrait"
@@ -66,7 +66,8 @@ def test_release_dit_loads_in_the_hosts_diffusion_model_loader_as_is(comfy_path:
 
 def test_nodes_and_flux_model_dropdowns_are_registered(server: ComfyServer) -> None:
     info = server.object_info()
-    for node_id, spec in FACET5_NODE_SPECS.items():  # V3 classes registered through NODE_CLASS_MAPPINGS
+    for node_id in ("FaceT5Loader", "FaceT5TextEncodeFlux"):
+        spec = PACK_NODES[node_id]
         declared = info[node_id]
         names = {*declared["input"]["required"], *declared["input"].get("optional", {})}
         assert names == {name for name, _ in spec["inputs"]} | set(spec["widgets"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 from PIL import Image
 from safetensors import safe_open
 
-from host.fixtures import comfy_path, comfy_server  # noqa: F401  (fixtures)
+from host.fixtures import comfy_path, comfy_server, copy_workflow_inputs  # noqa: F401  (fixtures)
 from host.server import ComfyServer
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "example_workflows"
@@ -31,11 +30,7 @@ SAMPLE_SIZE = 64
 
 @pytest.fixture(scope="module")
 def idea_server(comfy_server: ComfyServer) -> ComfyServer:
-    """The host with example_workflows/input/* in its input folder, where the workflows' LoadImage nodes look."""
-    comfy_server.input_dir.mkdir(parents=True, exist_ok=True)
-    for photo in (WORKFLOWS / "input").iterdir():
-        shutil.copy(photo, comfy_server.input_dir / photo.name)
-    return comfy_server
+    return copy_workflow_inputs(comfy_server)
 
 
 def _nodes_of(graph: dict[str, Any], class_type: str) -> list[dict[str, Any]]:

@@ -1,18 +1,13 @@
-"""ID-EA node declarations and host glue that runs without a host (the real host path is the harness's)."""
+"""ID-EA host glue that runs without a host (declarations: test_node_schemas.py; the real host path: test_host_idea.py)."""
 from __future__ import annotations
 
 import torch
 
-from nodes.idea_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, IDEAApply, frozen_for_autograd, inject_rows
+from nodes.idea_logic import apply_idea, frozen_for_autograd, inject_rows, training_settings
+from workflow_format import PACK_NODES
 from test_idea_files_and_errors import SDXL_WIDTHS, sdxl_width_result
 
 from faceclip_core.idea import load_idea_weights, save_training_result
-
-
-def test_every_node_is_declared_and_named():
-    assert set(NODE_CLASS_MAPPINGS) == set(NODE_DISPLAY_NAME_MAPPINGS)
-    for node in NODE_CLASS_MAPPINGS.values():
-        assert callable(getattr(node, node.FUNCTION)) and node.CATEGORY and node.DESCRIPTION
 
 
 def test_inject_rows_replaces_each_stand_in_in_order_and_keeps_length():
@@ -47,7 +42,7 @@ def test_apply_keeps_the_conditioning_format(tmp_path):
     _, weights_path = save_training_result(result, SDXL_WIDTHS, tmp_path, "jane", "abc")
     options = {"pooled_output": torch.randn(1, 1280), "width": 1024}
     conditioning = [[torch.randn(1, 77, 2048), options]]
-    (adapted,) = IDEAApply().apply(conditioning, load_idea_weights(weights_path), 0.8)
+    adapted = apply_idea(conditioning, load_idea_weights(weights_path), 0.8)
     assert len(adapted) == 1 and adapted[0][0].shape == (1, 77, 2048)
     assert adapted[0][1] == options and adapted[0][1] is not options
     assert not torch.equal(adapted[0][0], conditioning[0][0][0:1])
@@ -60,5 +55,12 @@ def test_api_workflows_give_our_nodes_exactly_their_inputs():
     for path in Path(__file__).parents[1].glob("example_workflows/api/idea_*.json"):
         for node in json.loads(path.read_text()).values():
             if node["class_type"] in ("IDEATrain", "IDEAApply"):
-                declared = NODE_CLASS_MAPPINGS[node["class_type"]].INPUT_TYPES()
-                assert set(node["inputs"]) == {*declared["required"], *declared.get("optional", {})}, (path.name, node["class_type"])
+                spec = PACK_NODES[node["class_type"]]
+                declared = {name for name, _ in spec["inputs"]} | set(spec["widgets"]) - {"control_after_generate"}
+                assert set(node["inputs"]) == declared, (path.name, node["class_type"])
+
+
+def test_training_settings_cut_the_batch_to_a_multiple_of_the_micro_batch():
+    settings = training_settings(steps=3, batch_size=7, micro_batch=2, resolution=64, seed=5)
+    assert (settings.steps, settings.batch_size, settings.micro_batch, settings.resolution, settings.seed) == (3, 6, 2, 64, 5)
+    assert training_settings(1, 2, 4, 64, 0).micro_batch == 2

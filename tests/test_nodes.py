@@ -1,4 +1,5 @@
-"""Node declarations and the node-side logic that needs no host (the host path: tests/test_host_faceclip.py)."""
+"""The node-side logic and input checks, which need no host (declarations: test_node_schemas.py; the host path:
+tests/test_host_faceclip.py)."""
 from __future__ import annotations
 
 import sys
@@ -11,9 +12,9 @@ from PIL import Image
 
 import assets
 from faceclip_core.errors import NoFaceError, UsageError
-from nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
-from nodes.face_nodes import FaceCLIPDetectFace, FaceIDSimilarity
-from nodes.faceclip_nodes import (MAX_PROMPTS, MODEL_EXTENSIONS, check_conditioning, faces_to_crops,
+from nodes.checks import name_problem, require, require_conditioning, require_faces, require_number
+from nodes.face_logic import detect_faces, score_similarity
+from nodes.faceclip_logic import (MAX_PROMPTS, MODEL_EXTENSIONS, check_conditioning, faces_to_crops,
                                   register_model_folder, split_prompts)
 
 
@@ -24,16 +25,6 @@ def image_batch(*images: np.ndarray) -> torch.Tensor:
 def no_face() -> np.ndarray:
     """scikit-image's coffee cup, 512x512 like the astronaut, so both fit one IMAGE batch."""
     return np.asarray(Image.fromarray(assets.coffee()).resize((512, 512)))
-
-
-@pytest.mark.parametrize("name", sorted(NODE_CLASS_MAPPINGS))
-def test_every_node_is_declared_for_users(name):
-    node = NODE_CLASS_MAPPINGS[name]
-    assert NODE_DISPLAY_NAME_MAPPINGS[name]
-    assert callable(getattr(node, node.FUNCTION)) and node.CATEGORY.startswith("FaceCLIP") and node.DESCRIPTION
-    for section in node.INPUT_TYPES().values():
-        for input_name, (_, *options) in section.items():
-            assert options and options[0].get("tooltip"), f"{name}.{input_name} has no tooltip"
 
 
 def test_prompts_split_per_line_and_bad_batches_are_refused():
@@ -54,25 +45,25 @@ def test_conditioning_is_checked_before_the_sampler_sees_it():
 
 
 def test_face_input_must_come_from_detect_face():
-    with pytest.raises(UsageError, match="not a FACE from 'FaceCLIP Detect Face' \\(got Tensor\\)"):
+    with pytest.raises(UsageError, match="face input must be a FACE from FaceCLIP Detect Face \\(got Tensor\\)"):
         faces_to_crops(torch.zeros(1, 448, 448, 3))
 
 
 def test_detect_face_gives_faces_previews_and_crops(analyzer):
     photo = assets.astronaut()
-    faces, preview, crops = FaceCLIPDetectFace().detect(analyzer, image_batch(photo, photo), "largest", 0)
+    faces, preview, crops = detect_faces(analyzer, image_batch(photo, photo), "largest", 0)
     assert len(faces) == 2 and all(f.crop.shape == (448, 448, 3) for f in faces)
     assert preview.shape == (2, 512, 512, 3) and crops.shape == (2, 448, 448, 3)
     assert not torch.equal(preview[0], image_batch(photo)[0])  # boxes were drawn
     assert faces_to_crops(faces).shape == (2, 448, 448, 3)
     with pytest.raises(NoFaceError, match="image 1 of the batch of 2"):
-        FaceCLIPDetectFace().detect(analyzer, image_batch(photo, no_face()), "largest", 0)
+        detect_faces(analyzer, image_batch(photo, no_face()), "largest", 0)
 
 
 def test_face_id_similarity_scores_and_names_images_without_a_face(analyzer):
     photo = assets.astronaut()
-    faces, _, _ = FaceCLIPDetectFace().detect(analyzer, image_batch(photo), "largest", 0)
-    scores, mean, summary = FaceIDSimilarity().score(analyzer, faces, image_batch(photo, no_face()))
+    faces, _, _ = detect_faces(analyzer, image_batch(photo), "largest", 0)
+    scores, mean, summary = score_similarity(analyzer, faces, image_batch(photo, no_face()))
     assert scores[0] == pytest.approx(1.0, abs=1e-4) and scores[1] == 0.0
     assert mean == pytest.approx(1.0, abs=1e-4)
     assert summary.splitlines() == ["image 0: 1.000", "image 1: no face found", "ID-Sim mean over 1 of 2 images: 1.000"]
@@ -89,8 +80,41 @@ def test_model_folder_gets_extensions_and_keeps_user_paths(monkeypatch, tmp_path
 
 
 def test_compute_dtype_follows_the_device():
-    from nodes.faceclip_nodes import compute_dtype
+    from nodes.faceclip_logic import compute_dtype
 
     assert compute_dtype(torch.float16, torch.device("cpu")) == torch.float32
     assert compute_dtype(torch.bfloat16, torch.device("cuda")) == torch.bfloat16
     assert compute_dtype(torch.float8_e4m3fn, torch.device("cuda")) == torch.float16
+
+
+def test_a_linked_value_of_the_wrong_type_is_the_packs_error_naming_the_source():
+    with pytest.raises(UsageError, match=r"FaceCLIP Detect Face: the analyzer input must come from InsightFace Loader "
+                                         r"\(FaceCLIP\) \(got str\)"):
+        require("antelopev2", type(None), "FaceCLIP Detect Face", "analyzer", "InsightFace Loader (FaceCLIP)")
+    for not_faces in (None, [], [1], torch.zeros(1)):
+        with pytest.raises(UsageError, match="Face ID Similarity: the reference input must be a FACE"):
+            require_faces(not_faces, "Face ID Similarity", "reference")
+    for not_conditioning in ([torch.zeros(1)], [[torch.zeros(1), None]], "text"):
+        with pytest.raises(UsageError, match="ID-EA Apply: the conditioning input is not CONDITIONING"):
+            require_conditioning(not_conditioning, "ID-EA Apply", "conditioning")
+    pair = [[torch.zeros(1, 77, 2048), {}]]
+    assert require_conditioning(pair, "ID-EA Apply", "conditioning") is pair
+
+
+def test_numbers_must_be_finite_and_in_range():
+    assert require_number(0.5, "ID-EA Apply", "strength", 0.0, 3.0) == 0.5
+    for bad, reason in ((float("nan"), "finite"), (float("inf"), "finite"), (3.5, "between"), ("1", "a number"),
+                        (True, "a number")):
+        with pytest.raises(UsageError, match=f"ID-EA Apply: strength must be .*{reason}"):
+            require_number(bad, "ID-EA Apply", "strength", 0.0, 3.0)
+
+
+@pytest.mark.parametrize("name", ["../checkpoints/sd_xl_base_1.0", "/abs/path", "a/b", "a\\b", "", "  ", ".hidden",
+                                  "x" * 101, "tab\tname", "nul\0"])
+def test_an_idea_name_that_is_no_plain_file_name_is_refused(name):
+    assert name_problem(name)
+
+
+def test_plain_idea_names_pass():
+    for name in ("my_person", "Jane Doe-2", "v1.2", "x" * 100):
+        assert name_problem(name) is None

@@ -43,9 +43,31 @@ CORE_NODES: dict[str, dict[str, list]] = {
     "ModelSamplingFlux": {"inputs": [("model", "MODEL")], "widgets": ["max_shift", "base_shift", "width", "height"],
                           "outputs": [("MODEL", "MODEL")]},
 }
-# The FaceT5 nodes as saved workflows see them: their V3 schemas import the host's comfy_api, so the builder
-# reads this where there is no host; tests/test_facet5_nodes.py checks the schemas declare exactly this.
-FACET5_NODE_SPECS: dict[str, dict[str, list]] = {
+# This pack's nodes as saved workflows see them. A UI workflow stores widget values by position, so a widget
+# renamed, added in the middle or reordered would shift every saved value: tests/test_nodes.py checks that the
+# V3 schemas declare exactly this (where comfy_api can be imported), and the builder writes from it.
+PACK_NODES: dict[str, dict[str, list]] = {
+    "FaceCLIPLoader": {"inputs": [], "widgets": ["encoder_name", "dtype"], "outputs": [("FACECLIP", "FACECLIP")]},
+    "FaceCLIPTextEncodeSDXL": {
+        "inputs": [("faceclip", "FACECLIP"), ("face", "FACE")],
+        "widgets": ["text", "width", "height", "crop_w", "crop_h", "target_width", "target_height", "multiple_faces",
+                    "one_prompt_per_line"],
+        "outputs": [("CONDITIONING", "CONDITIONING")],
+    },
+    "FaceCLIPInsightFaceLoader": {"inputs": [], "widgets": ["pack", "provider"], "outputs": [("FACE_ANALYZER", "FACE_ANALYZER")]},
+    "FaceCLIPDetectFace": {"inputs": [("analyzer", "FACE_ANALYZER"), ("image", "IMAGE")], "widgets": ["pick", "index"],
+                           "outputs": [("face", "FACE"), ("preview", "IMAGE"), ("crops", "IMAGE")]},
+    "FaceIDSimilarity": {"inputs": [("analyzer", "FACE_ANALYZER"), ("reference", "FACE"), ("images", "IMAGE")], "widgets": [],
+                         "outputs": [("scores", "FLOAT"), ("mean", "FLOAT"), ("summary", "STRING")]},
+    "IDEATrain": {
+        "inputs": [("images", "IMAGE"), ("face_analyzer", "FACE_ANALYZER"), ("model", "MODEL"), ("clip", "CLIP"), ("vae", "VAE")],
+        "widgets": ["name", "steps", "batch_size", "micro_batch", "resolution", "seed", "control_after_generate",
+                    "gradient_checkpointing", "preview_prompts", "preview_steps"],
+        "outputs": [("prompt_word", "STRING"), ("idea", "IDEA"), ("previews", "IMAGE")],
+    },
+    "IDEALoader": {"inputs": [], "widgets": ["idea_file"], "outputs": [("IDEA", "IDEA")]},
+    "IDEAApply": {"inputs": [("conditioning", "CONDITIONING"), ("idea", "IDEA")], "widgets": ["strength"],
+                  "outputs": [("CONDITIONING", "CONDITIONING")]},
     "FaceT5Loader": {"inputs": [], "widgets": ["encoder_name", "t5", "dtype"], "outputs": [("FACET5", "FACET5")]},
     "FaceT5TextEncodeFlux": {"inputs": [("facet5", "FACET5"), ("face", "FACE")],
                              "widgets": ["text", "multiple_faces", "one_prompt_per_line"],
@@ -55,30 +77,42 @@ WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}  # and lists (V1 c
 # widget values the frontend keeps but the API never sends, with what the frontend writes for them
 UI_ONLY_WIDGETS = {"control_after_generate": "fixed", "upload": "image"}
 
+# The room each node gets, (width, height) of its body: at least what frontend 1.27.10 draws it with (measured
+# in tests/test_host_browser.py, which also checks that no drawn node overlaps another), with room for the image
+# that Load Image, Save Image and Preview Image show and the text Preview Any shows.
+NODE_SIZES: dict[str, tuple[int, int]] = {
+    "UNETLoader": (300, 82), "VAELoader": (300, 58), "CheckpointLoaderSimple": (300, 98), "CLIPTextEncode": (400, 200),
+    "LoadImage": (320, 340), "EmptyLatentImage": (300, 106), "KSampler": (300, 262), "ImageBatch": (200, 46),
+    "VAEDecode": (200, 46), "SaveImage": (340, 360), "PreviewImage": (320, 340), "PreviewAny": (300, 200),
+    "FaceCLIPLoader": (300, 82), "FaceCLIPTextEncodeSDXL": (400, 300), "FaceCLIPInsightFaceLoader": (300, 82),
+    "FaceCLIPDetectFace": (300, 122), "FaceIDSimilarity": (240, 66), "IDEATrain": (400, 384), "IDEALoader": (300, 58),
+    "IDEAApply": (300, 78), "FaceT5Loader": (300, 106), "FaceT5TextEncodeFlux": (400, 260), "FluxGuidance": (300, 58),
+    "ModelSamplingFlux": (300, 130), "EmptySD3LatentImage": (300, 106),
+}
+DEFAULT_SIZE = (400, 400)  # a node not measured yet: generous room; the browser test shows what it needs
+TITLE_HEIGHT = 30  # the frontend draws a node's title bar above its position
+GAP = (80, 40)  # between columns (room for the links) and between nodes of a column
+ORIGIN = (40, 40 + TITLE_HEIGHT)
 
-def _pack_nodes() -> dict[str, Any]:
-    from nodes import NODE_CLASS_MAPPINGS
 
-    return NODE_CLASS_MAPPINGS
-
-
-def node_spec(class_type: str) -> dict[str, list]:
-    """Link inputs, widgets (frontend order) and outputs of a node type, ours from its declaration."""
-    if class_type in CORE_NODES:
-        return CORE_NODES[class_type]
-    if class_type in FACET5_NODE_SPECS:
-        return FACET5_NODE_SPECS[class_type]
-    node = _pack_nodes()[class_type]
+def schema_spec(node: Any) -> dict[str, list]:
+    """Link inputs, widgets (frontend order) and outputs as a node class declares them (V1 or V3 schema)."""
     declared = node.INPUT_TYPES()
     inputs, widgets = [], []
     for section in ("required", "optional"):
         for name, (kind, *options) in declared.get(section, {}).items():
             is_link = isinstance(kind, str) and kind not in WIDGET_TYPES
             (inputs.append((name, kind)) if is_link else widgets.append(name))
-            if not is_link and options and options[0].get("control_after_generate"):
+            # the frontend gives an INT named seed, or one that asks for it, a control widget
+            if kind == "INT" and (name in ("seed", "noise_seed") or (options and options[0].get("control_after_generate"))):
                 widgets.append("control_after_generate")
-    names = getattr(node, "RETURN_NAMES", node.RETURN_TYPES)
+    names = getattr(node, "RETURN_NAMES", None) or node.RETURN_TYPES
     return {"inputs": inputs, "widgets": widgets, "outputs": list(zip(names, node.RETURN_TYPES))}
+
+
+def node_spec(class_type: str) -> dict[str, list]:
+    """Link inputs, widgets (frontend order) and outputs of a node type this project's workflows use."""
+    return CORE_NODES.get(class_type) or PACK_NODES[class_type]
 
 
 def ui_to_api(ui: dict[str, Any]) -> dict[str, Any]:
@@ -101,11 +135,15 @@ def ui_to_api(ui: dict[str, Any]) -> dict[str, Any]:
 
 
 class Graph:
-    """Builds a workflow in UI format; nodes are laid out left to right in the order they are added."""
+    """Builds a workflow in UI format, laid out so that data flows left to right and no node covers another.
+
+    A node goes in the column it is given, or further right when one of its inputs comes from that column or
+    beyond; within a column, nodes stack by row. Columns are as wide as their widest node (NODE_SIZES)."""
 
     def __init__(self) -> None:
         self.nodes: list[dict[str, Any]] = []
         self.links: list[list] = []
+        self.places: list[tuple[int, int]] = []  # (column, row) of each node
 
     def add(self, class_type: str, column: int, row: int, **values: Any) -> int:
         """A node; `values` are widget values by name or links given as (node id, output slot)."""
@@ -119,6 +157,7 @@ class Graph:
                 link = len(self.links) + 1
                 self.links.append([link, from_id, from_slot, node_id, len(inputs), kind])
                 self.nodes[from_id - 1]["outputs"][from_slot]["links"].append(link)
+                column = max(column, self.places[from_id - 1][0] + 1)
             inputs.append({"name": name, "type": kind, "link": link})
         missing = [n for n in spec["widgets"] if n not in values and n not in UI_ONLY_WIDGETS]
         if missing:
@@ -126,8 +165,9 @@ class Graph:
         widgets = [values.pop(name) if name in values else UI_ONLY_WIDGETS[name] for name in spec["widgets"]]
         if values:
             raise ValueError(f"{class_type} has no input {sorted(values)}")
+        self.places.append((column, row))
         self.nodes.append({
-            "id": node_id, "type": class_type, "pos": [40 + 380 * column, 40 + 260 * row], "size": [340, 200],
+            "id": node_id, "type": class_type, "pos": [0, 0], "size": list(NODE_SIZES.get(class_type, DEFAULT_SIZE)),
             "flags": {}, "order": node_id - 1, "mode": 0, "inputs": inputs,
             "outputs": [{"name": name, "type": kind, "links": [], "slot_index": slot}
                         for slot, (name, kind) in enumerate(spec["outputs"])],
@@ -135,7 +175,20 @@ class Graph:
         })
         return node_id
 
+    def _lay_out(self) -> None:
+        columns = sorted({column for column, _ in self.places})
+        x = ORIGIN[0]
+        for column in columns:
+            members = sorted((row, index) for index, (c, row) in enumerate(self.places) if c == column)
+            y = ORIGIN[1]
+            for _, index in members:
+                node = self.nodes[index]
+                node["pos"] = [x, y]
+                y += node["size"][1] + TITLE_HEIGHT + GAP[1]
+            x += max(self.nodes[index]["size"][0] for _, index in members) + GAP[0]
+
     def ui(self) -> dict[str, Any]:
+        self._lay_out()
         return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": self.nodes,
                 "links": self.links, "groups": [], "config": {}, "extra": {}, "version": 0.4}
 
@@ -148,11 +201,10 @@ SIZE = {"width": 864, "height": 1152}  # the official pipeline's portrait size
 
 
 def _reference_face(g: Graph) -> tuple[int, int]:
-    """The reference photo's face, along the bottom row: (analyzer, Detect Face) node ids."""
+    """The reference photo and its face, down the first columns: (analyzer, Detect Face) node ids."""
     analyzer = g.add("FaceCLIPInsightFaceLoader", 0, 3, pack="antelopev2", provider="auto")
-    photo = g.add("LoadImage", 1, 3, image=FACE_IMAGE)
-    face = g.add("FaceCLIPDetectFace", 2, 3, analyzer=(analyzer, 0), image=(photo, 0), pick="largest", index=0)
-    g.add("PreviewImage", 3, 3, images=(face, 1))
+    photo = g.add("LoadImage", 0, 4, image=FACE_IMAGE)
+    face = g.add("FaceCLIPDetectFace", 1, 0, analyzer=(analyzer, 0), image=(photo, 0), pick="largest", index=0)
     return analyzer, face
 
 
@@ -164,22 +216,23 @@ def _faceclip_base(g: Graph, prompt: str, one_per_line: bool, batch: int) -> tup
     analyzer, face = _reference_face(g)
     sizes = {"width": SIZE["width"], "height": SIZE["height"], "crop_w": 0, "crop_h": 0,
              "target_width": SIZE["width"], "target_height": SIZE["height"]}
-    positive = g.add("FaceCLIPTextEncodeSDXL", 1, 1, faceclip=(faceclip, 0), face=(face, 0), text=prompt, **sizes,
+    positive = g.add("FaceCLIPTextEncodeSDXL", 2, 0, faceclip=(faceclip, 0), face=(face, 0), text=prompt, **sizes,
                      multiple_faces="first", one_prompt_per_line=one_per_line)
-    negative = g.add("FaceCLIPTextEncodeSDXL", 1, 2, faceclip=(faceclip, 0), text=NEGATIVE, **sizes,
+    negative = g.add("FaceCLIPTextEncodeSDXL", 2, 1, faceclip=(faceclip, 0), text=NEGATIVE, **sizes,
                      multiple_faces="first", one_prompt_per_line=False)
-    latent = g.add("EmptyLatentImage", 1, 0, **SIZE, batch_size=batch)
-    sampled = g.add("KSampler", 2, 0, model=(unet, 0), positive=(positive, 0), negative=(negative, 0),
+    latent = g.add("EmptyLatentImage", 2, 2, **SIZE, batch_size=batch)
+    sampled = g.add("KSampler", 3, 0, model=(unet, 0), positive=(positive, 0), negative=(negative, 0),
                     latent_image=(latent, 0), seed=453563, control_after_generate="fixed", steps=30, cfg=5.0,
                     sampler_name="dpmpp_2m", scheduler="karras", denoise=1.0)
-    image = g.add("VAEDecode", 3, 0, samples=(sampled, 0), vae=(vae, 0))
+    g.add("PreviewImage", 3, 1, images=(face, 1))  # which face was picked
+    image = g.add("VAEDecode", 4, 0, samples=(sampled, 0), vae=(vae, 0))
     return image, analyzer, face
 
 
 def faceclip_portrait() -> Graph:
     g = Graph()
     image, _, _ = _faceclip_base(g, "A woman wearing a blue denim shirt and khaki pants, on a rocky desert plateau.", False, 1)
-    g.add("SaveImage", 4, 0, images=(image, 0), filename_prefix="faceclip")
+    g.add("SaveImage", 5, 0, images=(image, 0), filename_prefix="faceclip")
     return g
 
 
@@ -192,16 +245,16 @@ def faceclip_prompt_batch() -> Graph:
         "Portrait of a woman in a flower garden, soft morning light.",
     ])
     image, _, _ = _faceclip_base(g, prompts, True, 4)
-    g.add("SaveImage", 4, 0, images=(image, 0), filename_prefix="faceclip_batch")
+    g.add("SaveImage", 5, 0, images=(image, 0), filename_prefix="faceclip_batch")
     return g
 
 
 def faceclip_id_similarity() -> Graph:
     g = Graph()
     image, analyzer, face = _faceclip_base(g, "A woman laughing at a birthday party, flash photo.", False, 2)
-    g.add("SaveImage", 4, 0, images=(image, 0), filename_prefix="faceclip_scored")
-    score = g.add("FaceIDSimilarity", 4, 1, analyzer=(analyzer, 0), reference=(face, 0), images=(image, 0))
-    g.add("PreviewAny", 5, 1, source=(score, 2))
+    g.add("SaveImage", 5, 0, images=(image, 0), filename_prefix="faceclip_scored")
+    score = g.add("FaceIDSimilarity", 5, 1, analyzer=(analyzer, 0), reference=(face, 0), images=(image, 0))
+    g.add("PreviewAny", 6, 1, source=(score, 2))
     return g
 
 
@@ -224,6 +277,7 @@ def faceclip_flux_portrait() -> Graph:
     vae = g.add("VAELoader", 0, 1, vae_name=FLUX_VAE)
     facet5 = g.add("FaceT5Loader", 0, 2, encoder_name=FACET5_ENCODER, t5=T5_FROM_FILE, dtype="auto")
     _, face = _reference_face(g)
+    g.add("PreviewImage", 3, 1, images=(face, 1))  # which face was picked
     positive = g.add("FaceT5TextEncodeFlux", 1, 1, facet5=(facet5, 0), face=(face, 0),
                      text="A woman wearing a blue denim shirt and khaki pants, on a rocky desert plateau.",
                      multiple_faces="first", one_prompt_per_line=False)
@@ -247,13 +301,13 @@ IDEA_PHOTOS = ("idea_person_1.jpg", "idea_person_2.jpg")
 
 
 def idea_train() -> Graph:
-    from nodes.idea_nodes import PREVIEW_PROMPTS
+    from nodes.idea_logic import PREVIEW_PROMPTS
 
     g = Graph()
     sdxl = g.add("CheckpointLoaderSimple", 0, 0, ckpt_name=SDXL_CHECKPOINT)
     photos = [g.add("LoadImage", 0, row, image=name) for row, name in enumerate(IDEA_PHOTOS, start=1)]
-    batch = g.add("ImageBatch", 1, 1, image1=(photos[0], 0), image2=(photos[1], 0))
     analyzer = g.add("FaceCLIPInsightFaceLoader", 1, 0, pack="antelopev2", provider="auto")
+    batch = g.add("ImageBatch", 1, 1, image1=(photos[0], 0), image2=(photos[1], 0))
     train = g.add("IDEATrain", 2, 0, images=(batch, 0), face_analyzer=(analyzer, 0), model=(sdxl, 0), clip=(sdxl, 1),
                   vae=(sdxl, 2), name=IDEA_NAME, steps=320, batch_size=8, micro_batch=1, resolution=1024, seed=0,
                   control_after_generate="fixed", gradient_checkpointing=True, preview_prompts=PREVIEW_PROMPTS, preview_steps=20)

@@ -7,6 +7,7 @@ Every such test skips, with the reason, when COMFYUI_PATH does not point to a Co
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,3 +37,11 @@ def comfy_server(comfy_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     write_tiny_models(base_dir / "models")
     with start_comfy_server(comfy_path, base_dir) as server:
         yield server
+
+
+def copy_workflow_inputs(server: ComfyServer) -> ComfyServer:
+    """The host with example_workflows/input/* in its input folder, where the workflows' Load Image nodes look."""
+    server.input_dir.mkdir(parents=True, exist_ok=True)
+    for path in (Path(__file__).resolve().parents[2] / "example_workflows" / "input").iterdir():
+        shutil.copy(path, server.input_dir / path.name)
+    return server

@@ -1,0 +1,74 @@
+"""What the face nodes do: find the insightface packs, detect and align reference faces, score identity similarity.
+
+Imports without ComfyUI (no comfy_api), so CI tests it; the node declarations are in face_nodes.py.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from faceclip_core.errors import UsageError
+from faceclip_core.face import DEFAULT_PACK, PACK_FILES, Face, FaceAnalyzer, draw_preview, id_similarity
+
+from . import host
+
+PROVIDERS = {"auto": "auto", "CPU": "cpu", "CUDA": "cuda"}
+
+
+def insightface_root() -> Path | None:
+    """The folder that holds `insightface/models/<pack>`: the host's models folder, or wherever another pack
+    (or extra_model_paths.yaml) registered an `insightface` folder. None outside a host."""
+    folder_paths = host.folder_paths()
+    if folder_paths is None:
+        return None
+    registered = folder_paths.folder_names_and_paths.get("insightface")
+    if registered and registered[0]:
+        return Path(registered[0][0]).parent
+    return Path(folder_paths.models_dir)
+
+
+def pack_choices() -> list[str]:
+    root = insightface_root()
+    found = sorted(p.name for p in (root / "insightface" / "models").glob("*") if p.is_dir()) if root else []
+    return list(dict.fromkeys([DEFAULT_PACK, *PACK_FILES, *found]))
+
+
+def to_image_batch(images: list[np.ndarray]) -> torch.Tensor:
+    """uint8 RGB arrays of one size -> ComfyUI IMAGE (B, H, W, 3) float in [0, 1]."""
+    return torch.from_numpy(np.stack(images)).float() / 255.0
+
+
+def detect_faces(analyzer: FaceAnalyzer, image: torch.Tensor, pick: str, index: int
+                 ) -> tuple[list[Face], torch.Tensor, torch.Tensor]:
+    """(one picked face per image, previews with every face boxed, the aligned crops)."""
+    policy = f"index:{index}" if pick == "index" else pick
+    results = analyzer.analyze(image, pick=policy)  # NoFaceError names the image without a face
+    faces = [result.picked for result in results]
+    originals = (image[..., :3].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    previews = [draw_preview(rgb, r.faces, r.picked_index) for rgb, r in zip(originals, results)]
+    return faces, to_image_batch(previews), to_image_batch([f.crop for f in faces])
+
+
+def similarity_summary(scores: tuple[float | None, ...], mean: float | None) -> str:
+    lines = [f"image {i}: " + ("no face found" if s is None else f"{s:.3f}") for i, s in enumerate(scores)]
+    found = sum(s is not None for s in scores)
+    lines.append(f"ID-Sim mean over {found} of {len(scores)} images: " + ("n/a (no face in any image)" if mean is None else f"{mean:.3f}"))
+    return "\n".join(lines)
+
+
+def score_similarity(analyzer: FaceAnalyzer, reference: list[Face], images: torch.Tensor) -> tuple[list[float], float, str]:
+    """(a score per image, 0.0 where no face; the mean over images with a face; a readable summary)."""
+    if not analyzer.has_recognizer:
+        raise UsageError("This face model pack has no recogniser (ArcFace) model, so faces cannot be compared: "
+                         "use antelopev2 or buffalo_l.")
+    embeddings = [f.embedding for f in reference if f.embedding is not None]
+    if not embeddings:
+        raise UsageError("The reference input has no face embedding: connect FaceCLIP Detect Face run with a pack "
+                         "that has a recogniser.")
+    ref = np.mean([e / np.linalg.norm(e) for e in embeddings], axis=0)
+    found = analyzer.analyze(images, pick="largest", require_face=False)
+    result = id_similarity(ref, [r.picked.embedding if r.picked else None for r in found])
+    scores = [0.0 if s is None else s for s in result.scores]
+    return scores, result.mean or 0.0, similarity_summary(result.scores, result.mean)
