@@ -93,7 +93,7 @@ def wheel_file(build_problem, tmp_path_factory) -> Path:
         capture_output=True, text=True,
     )
     assert build.returncode == 0, build.stdout + build.stderr
-    [wheel] = (tmp / "dist").glob("comfyui_faceclip-*.whl")
+    [wheel] = (tmp / "dist").glob("faceclip-*.whl")
     return wheel
 
 
