@@ -31,5 +31,5 @@ def node_extension() -> ModuleType:
             importlib.import_module("comfy_api.v0_0_2")
         except ImportError as error:
             pytest.skip(f"ComfyUI's comfy_api in {checkout} does not import here ({error}): run the V3 schema tests "
-                        "in the host's environment (e.g. /work/venv-comfy/bin/python -m pytest ...)")
+                        "in the host's environment (its venv's python -m pytest ...)")
     return importlib.import_module("nodes.extension")
