@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .sdxl.checkpoint import _file_kind, read_checkpoint
+from .sdxl.checkpoint import file_kind, read_checkpoint
 from .t5.config import is_facet5
 
 SDXL = "sdxl"  # FaceCLIP-SDXL: face_clip_encoder.pt
@@ -12,7 +12,7 @@ FACET5 = "facet5"  # FaceT5 for FLUX: face_t5_encoder.pt
 
 
 def _keys(path: Path) -> list[str]:
-    if path.is_file() and _file_kind(path) == "safetensors":
+    if path.is_file() and file_kind(path) == "safetensors":
         from safetensors import safe_open
 
         try:

@@ -33,7 +33,7 @@ def _fail(path: Path, problem: str, fix: str = f"Download it again from {OFFICIA
     return CheckpointError(f"{path}: {problem} {fix}")
 
 
-def _file_kind(path: Path) -> str:
+def file_kind(path: Path) -> str:
     """'zip' (torch.save), 'pickle' (legacy torch.save), 'safetensors', 'lfs-pointer' or 'unknown', from the bytes."""
     with open(path, "rb") as f:
         head = f.read(64)
@@ -99,7 +99,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[StateDict, dict[str, str]]
         raise _fail(path, "is a folder, not a weights file.", "Give the path of the encoder file inside it (face_clip_encoder.pt or a .safetensors).")
     if not path.is_file():
         raise _fail(path, "does not exist.", f"Put the FaceCLIP encoder there; it is published at {OFFICIAL_SOURCE}.")
-    kind = _file_kind(path)
+    kind = file_kind(path)
     if kind == "lfs-pointer":
         raise _fail(path, "is a Git LFS pointer (a small text file), not the weights: the download stopped at the pointer.",
                     f"Download the real file from {OFFICIAL_SOURCE}, e.g. with huggingface_hub or the FaceCLIP Loader's download option.")
@@ -134,7 +134,8 @@ def describe_keys(keys: list[str]) -> str:
     return f"an unknown model of {len(keys)} tensors"
 
 
-def _shape_errors(state: StateDict, expected: dict[str, torch.Size]) -> list[str]:
+def shape_errors(state: StateDict, expected: dict[str, torch.Size]) -> list[str]:
+    """Missing, unexpected and wrong-shape keys of `state` against `expected`, as lines for an error (both encoders)."""
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     wrong = [f"{k} {tuple(state[k].shape)} (expected {tuple(v)})" for k, v in expected.items() if k in state and state[k].shape != v]
@@ -173,14 +174,14 @@ def read_encoder_state(
 ) -> tuple[StateDict, FaceCLIPConfig]:
     """The encoder's state dict (official key names) and architecture, checked key for key and shape for shape."""
     path = Path(path)
-    if config is None and path.is_file() and _file_kind(path) == "safetensors":
+    if config is None and path.is_file() and file_kind(path) == "safetensors":
         config = config_of(path, _header_metadata(path), None)  # checked from the header, before any tensor is read
     raw, metadata = read_checkpoint(path)
     config = config_of(path, metadata, config)
     # the official loader's renaming, verbatim: it strips 'model.' wherever it occurs
     state = {k.replace(OFFICIAL_PREFIX, ""): v for k, v in raw.items()}
     expected = expected_shapes(config)
-    problems = _shape_errors(state, expected)
+    problems = shape_errors(state, expected)
     if problems:
         looks_like = describe_keys(list(raw))
         if looks_like == "a FaceCLIP encoder":

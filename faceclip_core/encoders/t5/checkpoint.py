@@ -15,7 +15,7 @@ import torch
 
 from ...atomic import atomic_path
 from ...errors import CheckpointError
-from ..sdxl.checkpoint import _shape_errors, describe_keys, read_checkpoint
+from ..sdxl.checkpoint import shape_errors, describe_keys, read_checkpoint
 from .config import T5_PREFIX, FaceT5Config, config_from_shapes, is_facet5
 
 StateDict = dict[str, torch.Tensor]
@@ -32,7 +32,7 @@ def expected_shapes(config: FaceT5Config) -> dict[str, torch.Size]:
 
 def check_state(state: StateDict, config: FaceT5Config, where: str) -> None:
     expected = expected_shapes(config)
-    problems = _shape_errors(state, expected)
+    problems = shape_errors(state, expected)
     if problems:
         raise CheckpointError(
             f"{where} is not a complete FaceT5 encoder: " + "; ".join(problems)
@@ -119,7 +119,7 @@ def read_t5xxl_state(path: str | os.PathLike, config: FaceT5Config) -> StateDict
         elif not _T5XXL_IGNORED.match(key):
             unknown.append(key)
     expected = {k: v for k, v in expected_shapes(config).items() if k.startswith(T5_PREFIX)}
-    problems = _shape_errors(state, expected)
+    problems = shape_errors(state, expected)
     if unknown or problems:
         shown = f"{len(unknown)} keys of another model (e.g. {', '.join(unknown[:3])}); " if unknown else ""
         raise CheckpointError(
