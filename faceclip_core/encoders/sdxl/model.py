@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..attention import Operations
+from ..placement import PlacedEncoder
 from .branch import BranchFaceFeatures, FaceCLIPBranch
 from .config import OFFICIAL, FaceCLIPConfig
 from ...errors import UsageError
@@ -43,7 +44,7 @@ FaceIndex = Sequence[int | None]
 log = logging.getLogger(__name__)
 
 
-class FaceCLIPEncoder(nn.Module):
+class FaceCLIPEncoder(PlacedEncoder):
     def __init__(self, config: FaceCLIPConfig = OFFICIAL, ops: Operations = nn, tokenizer: ClipTokenizer | None = None,
                  official_16_bit: bool = True):
         """`ops`: where Linear, LayerNorm, Conv2d and Embedding come from (a host may pass casting layers).
@@ -57,14 +58,7 @@ class FaceCLIPEncoder(nn.Module):
         self._id_token_id = self.tokenizer.encode(config.id_word)[0]
         # the identity slot can only be inside the prefix: start token + the prefix's tokens
         self._prefix_length = 1 + len(self.tokenizer.encode(config.id_prefix))
-        # Where encode() computes; None = where the weights are. A host that streams weights to the
-        # GPU layer by layer (ComfyUI's low-VRAM mode) sets these, as weights may sit elsewhere.
-        self.execution_device: torch.device | None = None
-        self.execution_dtype: torch.dtype | None = None
-        self._no_face: dict[tuple[torch.device, torch.dtype], FaceFeatures] = {}
-        self.register_load_state_dict_post_hook(lambda module, _keys: module.clear_cache())
 
-    # not named device/dtype: hosts set those attributes on the models they manage
     @property
     def compute_dtype(self) -> torch.dtype:
         return self.execution_dtype or self.face_clip_l.token_embedding.weight.dtype
@@ -73,14 +67,6 @@ class FaceCLIPEncoder(nn.Module):
     def compute_device(self) -> torch.device:
         return self.execution_device or self.face_clip_l.token_embedding.weight.device
 
-    def clear_cache(self) -> None:
-        """Forget the cached no-face features (weights, device or dtype changed)."""
-        self._no_face = {}
-
-    def _apply(self, fn, recurse=True):  # .to() / .half() / .cuda(): cached tensors would be stale
-        self.clear_cache()
-        return super()._apply(fn, recurse)
-
     def encode_faces(self, faces: torch.Tensor) -> FaceFeatures:
         """Aligned crops (ComfyUI IMAGE (F,H,W,C) or (F,C,H,W), RGB [0, 1], any size) -> features of each face."""
         images = faces_to_nchw(faces).to(self.compute_device, self.compute_dtype)
@@ -88,14 +74,8 @@ class FaceCLIPEncoder(nn.Module):
 
     def no_face_features(self) -> FaceFeatures:
         """The official negative path runs the face ViT on an all-black crop; its output depends only on the weights."""
-        key = (self.compute_device, self.compute_dtype)
-        if key in self._no_face and not self.training:
-            return self._no_face[key]
         size = self.config.l.face.image_size
-        features = self.encode_faces(torch.zeros(1, 3, size, size))
-        if not self.training:
-            self._no_face[key] = features
-        return features
+        return self.cached_no_face(lambda: self.encode_faces(torch.zeros(1, 3, size, size)), cache=not self.training)
 
     def tokenize(self, prompts: Sequence[str], with_face: Sequence[bool]) -> tuple[torch.Tensor, torch.Tensor]:
         """Token ids (N, 77), with the identity prefix on face rows, and the mask of identity-token slots."""

@@ -13,6 +13,7 @@ from torch import nn
 
 from ..attention import Operations, like
 from ..face_vit import FaceViT
+from ..placement import PlacedEncoder
 from ..sdxl.model import FaceIndex, default_face_index
 from ...errors import UsageError
 from ...face_input import faces_to_nchw
@@ -51,7 +52,7 @@ class FaceT5(nn.Module):
         return self.fuser(face_tokens, text, like(self.positional_embedding, text))
 
 
-class FaceT5Encoder(nn.Module):
+class FaceT5Encoder(PlacedEncoder):
     def __init__(self, config: FaceT5Config = OFFICIAL, ops: Operations = nn):
         """`ops`: where Linear, LayerNorm, Conv2d and Embedding come from (a host may pass casting layers)."""
         super().__init__()
@@ -60,11 +61,6 @@ class FaceT5Encoder(nn.Module):
         self.encoder_2 = FaceT5(config, ops)
         self.clip_tokenizer = clip_tokenizer(config.clip.positions)
         self.t5_tokenizer = t5_tokenizer(config.context_length)
-        # Where encode() computes; None = where the weights are (a host streaming weights sets these).
-        self.execution_device: torch.device | None = None
-        self.execution_dtype: torch.dtype | None = None
-        self._no_face: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
-        self.register_load_state_dict_post_hook(lambda module, _keys: module.clear_cache())
 
     @property
     def compute_dtype(self) -> torch.dtype:
@@ -77,14 +73,6 @@ class FaceT5Encoder(nn.Module):
     def compute_device(self) -> torch.device:
         return self.execution_device or self.encoder_2.face_patch_proj.bias.device
 
-    def clear_cache(self) -> None:
-        """Forget the cached no-face tokens (weights, device or dtype changed)."""
-        self._no_face = {}
-
-    def _apply(self, fn, recurse=True):  # .to() / .half() / .cuda(): cached tensors would be stale
-        self.clear_cache()
-        return super()._apply(fn, recurse)
-
     def encode_faces(self, faces: torch.Tensor) -> torch.Tensor:
         """Aligned crops (ComfyUI IMAGE (F,H,W,C) or (F,C,H,W), RGB [0, 1], any size) -> face tokens (F, P, d_model)."""
         images = faces_to_nchw(faces).to(self.compute_device, self.compute_dtype)
@@ -92,11 +80,8 @@ class FaceT5Encoder(nn.Module):
 
     def no_face_tokens(self) -> torch.Tensor:
         """The official negative runs a black crop through the face path; its tokens depend only on the weights."""
-        key = (self.compute_device, self.compute_dtype)
-        if key not in self._no_face:
-            size = self.config.face.image_size
-            self._no_face[key] = self.encode_faces(torch.zeros(1, 3, size, size))
-        return self._no_face[key]
+        size = self.config.face.image_size
+        return self.cached_no_face(lambda: self.encode_faces(torch.zeros(1, 3, size, size)))
 
     def forward(self, face_tokens: torch.Tensor | None, prompts: Sequence[str], face_index: FaceIndex) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode all prompts as one batch; row i uses face `face_index[i]` of `face_tokens`, or the no-face path if None."""
