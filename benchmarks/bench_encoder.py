@@ -220,7 +220,7 @@ def facet5_patterns(encoder, face: torch.Tensor):
 
 
 def facet5_test_size(repeats: int) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
     from tiny_facet5 import write_tiny_facet5
 
     from faceclip_core.encoders.t5.loader import load_facet5
@@ -271,7 +271,7 @@ def facet5_memory_estimate() -> None:
     print(f"    encode 1 face + 5 rows at bf16 compute: weights {weights / gib:.2f} GiB, peak added by the encode "
           f"{added / gib:.2f} GiB")
     # the count checked against a real CPU encode of a mid-size model (fp32, the CPU's compute dtype)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
     from tiny_facet5 import tiny_facet5_config
 
     mid = tiny_facet5_config(d_model=1024, t5_heads=16, d_ff=2816, bi_attn_dim=256, text_ffn_dim=256, image_ffn_dim=512)

@@ -31,7 +31,7 @@ from torch.utils._pytree import tree_leaves
 from torch.utils.weak import WeakIdKeyDictionary
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 from faceclip_core.idea import AnchorBank, IDEAConfig, IDEATrainer, TrainConfig, load_names, prepare_training_set  # noqa: E402
 from faceclip_core.idea.adapter import IDAdapter  # noqa: E402

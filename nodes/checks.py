@@ -13,7 +13,7 @@ import torch
 
 from faceclip_core.errors import UsageError
 from faceclip_core.face import Face
-from faceclip_core.names import check_file_name
+from faceclip_core.files.names import check_file_name
 
 
 def require(value: Any, kind: type | tuple[type, ...], node: str, input_name: str, source: str) -> Any:
@@ -52,7 +52,7 @@ def require_number(value: Any, node: str, input_name: str, low: float, high: flo
 
 def name_problem(name: Any) -> str | None:
     """Why `name` cannot name the ID-EA files (NAME.safetensors, NAME.idea.safetensors, NAME.state.pt), or None:
-    the pack's one file-name rule (faceclip_core.names), as the core applies it where it writes them."""
+    the pack's one file-name rule (faceclip_core.files.names), as the core applies it where it writes them."""
     try:
         check_file_name(name, "ID-EA name")
     except UsageError as exc:

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from faceclip_core.encoders.sdxl.checkpoint import DTYPES
-from faceclip_core.download import OFFICIAL_FILES, OFFICIAL_REPO, download_official
+from faceclip_core.files.download import OFFICIAL_FILES, OFFICIAL_REPO, download_official
 from faceclip_core.errors import UsageError
 from faceclip_core.face import Face
 from faceclip_core.encoders.sdxl.model import FaceCLIPEncoder

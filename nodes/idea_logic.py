@@ -213,7 +213,7 @@ def train_identity(images: torch.Tensor, face_analyzer: Any, model: Any, clip: A
     import comfy.model_management
     import folder_paths
 
-    # the name becomes files: checked (faceclip_core.names) before anything slow runs
+    # the name becomes files: checked (faceclip_core.files.names) before anything slow runs
     state = state_path(Path(folder_paths.get_output_directory()) / "idea_training", name)
     output_paths(embeddings_dir(), name)
     with torch.inference_mode(False), torch.enable_grad():  # the host runs nodes in inference mode

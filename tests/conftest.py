@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests/assets.py is shared by tests, benchmarks and tools
+sys.path.insert(0, str(Path(__file__).parent / "support"))  # tests/support/ is shared by tests, benchmarks and tools
 
 import assets  # noqa: E402
 

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import UsageError
-from ..image_files import pil_to_rgb, read_image, to_uint8
+from ..files.images import pil_to_rgb, read_image, to_uint8
 
 MIN_IMAGE_SIDE = 32  # the detector's smallest faces are ~16 px; below 32 px there is nothing to align
 

@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from ..cli_options import HelpFormatter, run_command, setup_logging
+from ..cli.options import HelpFormatter, run_command, setup_logging
 from . import train_cli
 
 

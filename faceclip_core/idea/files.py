@@ -15,9 +15,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from ..atomic import atomic_path
+from ..files.atomic import atomic_path
 from ..errors import CheckpointError, UsageError
-from ..names import path_inside
+from ..files.names import path_inside
 from .adapter import IDAdapter
 from .config import IDEAConfig
 from .enhancer import IDEnhancer

@@ -13,9 +13,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..atomic import atomic_path
+from ..files.atomic import atomic_path
 from ..errors import CheckpointError, UsageError
-from ..state_files import read_training_state
+from ..files.state import read_training_state
 from .adapter import IDAdapter
 from .anchor import AnchorBank
 from .config import IDEAConfig, TrainConfig

@@ -10,9 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli_options import add_dtype_option, require_folder, torch_dtype
+from ..cli.options import add_dtype_option, require_folder, torch_dtype
 from ..errors import UsageError
-from ..names import check_file_name
+from ..files.names import check_file_name
 from ..face.packs import DEFAULT_PACK
 from .config import TrainConfig
 
@@ -65,7 +65,7 @@ def check_arguments(args: argparse.Namespace) -> TrainConfig:
 
 def check_outputs_and_photos(args: argparse.Namespace) -> list[Path]:
     """The name rule, the files it will write and the photo count (these need torch, not a model); the photos."""
-    from ..atomic import check_target
+    from ..files.atomic import check_target
     from .dataset import check_photo_count
     from .files import output_paths, state_path
 

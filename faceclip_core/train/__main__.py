@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli_options import HelpFormatter, require_file, require_folder, run_command
+from ..cli.options import HelpFormatter, require_file, require_folder, run_command
 from .config import Stage1Config, Stage2Config, load_config
 from .face_analysis import build_analyzer
 from .prepare import PrepareOptions, prepare

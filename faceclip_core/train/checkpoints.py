@@ -14,9 +14,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from ..atomic import atomic_path
+from ..files.atomic import atomic_path
 from ..errors import UsageError
-from ..state_files import check_fields, read_training_state
+from ..files.state import check_fields, read_training_state
 
 STATE_FILE = "state.pt"
 # what every state.pt holds; DDP's also holds the weights and the optimiser (FSDP's are in its shards)

@@ -1,5 +1,5 @@
 """Image bytes in shards <-> arrays, and the square crops batches carry. Decoding is the pack's one image reader
-(`faceclip_core.image_files`), so a training sample reads exactly as the analyser saw it."""
+(`faceclip_core.files.images`), so a training sample reads exactly as the analyser saw it."""
 from __future__ import annotations
 
 import io
@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..image_files import read_image
+from ..files.images import read_image
 from .vision_tower import resize_center_crop
 
 

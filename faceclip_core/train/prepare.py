@@ -16,7 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..atomic import atomic_path, write_text
+from ..files.atomic import atomic_path, write_text
 from ..errors import UsageError
 from ..face.images import load_image_file
 from .face_analysis import DetectedFace, FaceAnalyzer

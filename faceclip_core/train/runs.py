@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from ..atomic import write_text
+from ..files.atomic import write_text
 from . import checkpoints, distributed, parallel
 from .config import Stage1Config, Stage2Config, to_dict
 from .distributed import Dist

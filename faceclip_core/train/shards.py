@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator
 
-from ..atomic import atomic_path, write_text
+from ..files.atomic import atomic_path, write_text
 from ..errors import UsageError
 
 INDEX_NAME = "index.json"

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from ..atomic import atomic_path, write_text
+from ..files.atomic import atomic_path, write_text
 from ..encoders.sdxl.checkpoint import read_checkpoint
 from ..errors import CheckpointError, UsageError
 from ..encoders.sdxl.model import FaceCLIPEncoder

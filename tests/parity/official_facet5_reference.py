@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1]), str(Path(__file__).parents[2])]
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1] / "support"), str(Path(__file__).parents[2])]
 from official_reference import _StubFinder  # noqa: E402  (the SDXL reference's import stubs)
 from reference_files import parse_args, save_reference  # noqa: E402
 from tiny_facet5 import random_facet5_state, tiny_facet5_config  # noqa: E402

@@ -16,7 +16,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from ...atomic import atomic_path
+from ...files.atomic import atomic_path
 from .config import OFFICIAL, FaceCLIPConfig
 from ...errors import CheckpointError
 

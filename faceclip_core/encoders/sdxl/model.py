@@ -9,11 +9,11 @@ import torch
 from torch import nn
 
 from ..attention import Operations
-from ..placement import PlacedEncoder
+from ..base import PlacedEncoder
 from .branch import BranchFaceFeatures, FaceCLIPBranch
 from .config import OFFICIAL, FaceCLIPConfig
 from ...errors import UsageError
-from ...face_input import faces_to_nchw
+from ..face_input import faces_to_nchw
 from ..tokenizer import ClipTokenizer, default_tokenizer
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ...atomic import atomic_path
+from ...files.atomic import atomic_path
 from ...errors import CheckpointError
 from ..sdxl.checkpoint import shape_errors, describe_keys, read_checkpoint
 from .config import T5_PREFIX, FaceT5Config, config_from_shapes, is_facet5

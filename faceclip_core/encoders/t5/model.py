@@ -13,10 +13,10 @@ from torch import nn
 
 from ..attention import Operations, like
 from ..face_vit import FaceViT
-from ..placement import PlacedEncoder
+from ..base import PlacedEncoder
 from ..sdxl.model import FaceIndex, default_face_index
 from ...errors import UsageError
-from ...face_input import faces_to_nchw
+from ..face_input import faces_to_nchw
 from .clip_text import ClipTextModel
 from .config import OFFICIAL, FaceT5Config
 from .fuser import Fuser

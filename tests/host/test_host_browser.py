@@ -1,0 +1,295 @@
+"""The templates in the real frontend, in a real browser: ComfyUI headless on CPU with this pack and the tiny models,
+its page in headless Chromium (Debian's `chromium`, driven by Playwright from PyPI; no browser download).
+
+Each template is opened through the frontend's template browser, as a user opens it, and must show: no warning dialog (e.g. missing nodes), every
+node of the pack with all its widgets holding the saved values, the saved links, no node drawn over another, no error
+in the browser console. Then it runs from the Run button, with sizes and steps cut like a user trying it on a CPU,
+until every image output node shows its images. A screenshot of each loaded graph lands in FACECLIP_SCREENSHOTS (a
+folder; `python tests/support/thumbnails.py FOLDER` makes the templates' thumbnails, README's picture, from them).
+
+Skips, with the reason, without COMFYUI_PATH, Playwright or a Chromium (CHROMIUM=/path, else `chromium` on PATH).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+import pytest
+from PIL import Image
+
+from host.fixtures import comfy_path, comfy_server, copy_workflow_inputs  # noqa: F401  (fixtures)
+from host.server import PACK_NAME, ComfyServer
+from workflow_format import PACK_NODES, WORKFLOWS
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "example_workflows"
+# idea_apply loads the identity that idea_train writes: train first
+ORDER = ["faceclip_portrait", "faceclip_prompt_batch", "faceclip_id_similarity", "faceclip_flux_portrait", "idea_train",
+         "idea_apply"]
+# What a user on a CPU would turn down before pressing Run (the graphs' own values are for a GPU).
+QUICK_VALUES = {
+    "width": 64, "height": 64, "target_width": 64, "target_height": 64, ("KSampler", "steps"): 1, ("IDEATrain", "steps"): 2, ("IDEATrain", "batch_size"): 2, "resolution": 64,
+    "preview_steps": 1,
+}
+# Console errors a fresh host gives any page: a new user has no stylesheet or saved files yet (404s), and this
+# machine reaches no outside service (the frontend asks for release notes).
+HARMLESS_ERRORS = ("Failed to load resource: the server responded with a status of 404",
+                   "Failed to load resource: net::ERR_NAME_NOT_RESOLVED",
+                   # the frontend's own note when a workflow replaces the start-up graph it had not finished setting up
+                   "Attempted to cleanup event listeners for graph that was never set up")
+VIEWPORT = {"width": 2400, "height": 1350}  # room to draw each whole graph at a readable zoom
+PAGE_TIMEOUT_MS = 120_000
+RUN_TIMEOUT_S = 600
+
+GRAPH_STATE_JS = """() => {
+  const links = app.graph.links instanceof Map ? [...app.graph.links.values()] : Object.values(app.graph.links);
+  return {
+    nodes: app.graph.nodes.map((n) => ({
+      id: n.id, type: n.type, registered: !!LiteGraph.registered_node_types[n.type],
+      box: Array.from(n.getBounding()), images: (n.imgs || []).length,
+      widgets: (n.widgets || []).map((w) => [w.name, w.value]),
+    })),
+    links: links.filter(Boolean).map((l) => [l.id, l.origin_id, l.origin_slot, l.target_id, l.target_slot, l.type]),
+  };
+}"""
+
+
+def _chromium() -> str:
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.skip("no Chromium: apt-get install chromium (or CHROMIUM=/path/to/chrome)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
+    executable = _chromium()
+    with sync_api.sync_playwright() as playwright:
+        # no sandbox: test machines and containers run as root, where Chromium's sandbox refuses to start
+        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def server(comfy_server: ComfyServer) -> ComfyServer:
+    return copy_workflow_inputs(comfy_server)
+
+
+class Page:
+    """One browser tab on the host's frontend, recording console errors."""
+
+    def __init__(self, browser: Any, server: ComfyServer) -> None:
+        self.page = browser.new_page(viewport=VIEWPORT)
+        self.errors: list[str] = []
+        self.page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
+        self.page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}\n{error.stack}"))
+        self.page.goto(server.url)
+        self.page.wait_for_function("window.app && app.graph && window.LiteGraph && app.canvas", timeout=PAGE_TIMEOUT_MS)
+        self.page.wait_for_timeout(1000)  # the frontend's own start-up (settings, default graph)
+        # Frontend 1.27.10 itself throws one TypeError while it starts (a setting's onChange, "reading 'id'"), with
+        # or without any custom node: errors count from here on, once the page is ready for the user.
+        self.errors.clear()
+        # for the screenshots: no minimap over the graph, and text drawn at every zoom (not the low-detail view)
+        self.page.evaluate("""async () => {
+          await app.extensionManager.setting.set('Comfy.Minimap.Visible', false);
+          await app.extensionManager.setting.set('LiteGraph.Canvas.MinFontSizeForLOD', 1);
+        }""")
+
+    def open_template(self, name: str) -> None:
+        """As a user does: the template browser (shown at a first start, else from the side bar's Templates
+        button), the pack's entry in its list, the template's card."""
+        if not self.visible_dialogs():
+            self.page.locator('button[aria-label="Templates"]').first.click()
+        self.page.get_by_text(PACK_NAME, exact=True).first.click()
+        self.page.get_by_text(name, exact=True).first.click()
+        self.page.wait_for_function("(name) => app.graph.nodes.length > 0 && !document.querySelector('.p-dialog')",
+                                    arg=name, timeout=PAGE_TIMEOUT_MS)
+        self.page.wait_for_timeout(1500)  # Load Image fetches its photo
+
+    def state(self) -> dict[str, Any]:
+        self.page.evaluate("app.canvas.draw(true, true)")  # bounds are measured while drawing
+        return self.page.evaluate(GRAPH_STATE_JS)
+
+    def set_widget(self, node_id: int, name: str, value: Any) -> None:
+        self.page.evaluate("""([id, name, value]) => {
+          const node = app.graph.getNodeById(id);
+          const widget = node.widgets.find((w) => w.name === name);
+          widget.value = value;
+          widget.callback?.(value, app.canvas, node);  // what typing a value calls
+        }""", [node_id, name, value])
+
+    def run(self, server: ComfyServer) -> dict[str, Any]:
+        """Press Run and wait until the host files the prompt in its history (it does once the prompt has ended,
+        well or not; the queue can look empty while the host still validates it). Returns that history entry."""
+        before = set(server.get_json("/history"))
+        self.page.locator('[data-testid="queue-button"]').get_by_role("button").first.click()
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while not (new := set(server.get_json("/history")) - before):
+            assert time.monotonic() < deadline, f"no prompt ended in {RUN_TIMEOUT_S}s; log:\n{server.log_text()[-2000:]}"
+            time.sleep(1)
+        (prompt_id,) = new
+        return server.get_json(f"/history/{prompt_id}")[prompt_id]
+
+    def wait_for_images(self) -> None:
+        """Until every Save Image and Preview Image node draws its images (the frontend loads them while drawing)."""
+        try:
+            self.page.wait_for_function("""() => {
+              app.canvas.draw(true, true);
+              const outputs = app.graph.nodes.filter((n) => ["SaveImage", "PreviewImage"].includes(n.type));
+              return outputs.every((n) => (n.imgs || []).length > 0);
+            }""", timeout=60_000, polling=500)
+        except Exception:  # noqa: BLE001  (the assertion after it says what is missing)
+            pass
+
+    def fit_and_screenshot(self, path: Path) -> None:
+        """The whole graph in view (as the canvas' fit-view does), then the canvas as the user sees it."""
+        self.page.evaluate("""() => {
+          const boxes = app.graph.nodes.map((n) => n.getBounding());
+          const left = Math.min(...boxes.map((b) => b[0])), top = Math.min(...boxes.map((b) => b[1]));
+          const right = Math.max(...boxes.map((b) => b[0] + b[2])), bottom = Math.max(...boxes.map((b) => b[1] + b[3]));
+          const canvas = app.canvas.canvas, margin = 30;
+          const scale = Math.min((canvas.clientWidth - 2 * margin) / (right - left),
+                                 (canvas.clientHeight - 2 * margin) / (bottom - top), 1);
+          app.canvas.ds.scale = scale;
+          app.canvas.ds.offset = [margin / scale - left, margin / scale - top];
+          app.canvas.setDirty(true, true);
+          app.canvas.draw(true, true);
+        }""")
+        self.page.wait_for_timeout(500)
+        self.page.locator("#graph-canvas").screenshot(path=str(path))
+
+    def visible_dialogs(self) -> list[str]:
+        return [text for text in self.page.locator(".p-dialog").all_inner_texts() if text.strip()]
+
+    def unexpected_errors(self) -> list[str]:
+        return [e for e in self.errors if not e.startswith(HARMLESS_ERRORS)]
+
+    def close(self) -> None:
+        self.page.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: ComfyServer) -> Iterator[Page]:
+    opened = Page(browser, server)
+    yield opened
+    opened.close()
+
+
+def _overlaps(state: dict[str, Any]) -> list[tuple[str, str]]:
+    nodes = state["nodes"]
+    found = []
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1:]:
+            (ax, ay, aw, ah), (bx, by, bw, bh) = a["box"], b["box"]
+            if ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah:
+                found.append((f"{a['type']} #{a['id']}", f"{b['type']} #{b['id']}"))
+    return found
+
+
+def _screenshot_dir(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("FACECLIP_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_the_host_lists_every_template_with_its_thumbnail(server: ComfyServer) -> None:
+    listed = server.get_json("/api/workflow_templates")
+    assert sorted(listed[PACK_NAME]) == sorted(WORKFLOWS)
+    for name in WORKFLOWS:  # the card's picture in the template browser
+        with urlopen(f"{server.url}/api/workflow_templates/{PACK_NAME}/{name}.jpg", timeout=30) as response:
+            assert response.headers["Content-Type"] == "image/jpeg"
+
+
+def test_the_template_browser_shows_each_thumbnail(page: Page, tmp_path: Path) -> None:
+    if not page.visible_dialogs():
+        page.page.locator('button[aria-label="Templates"]').first.click()
+    page.page.get_by_text(PACK_NAME, exact=True).first.click()
+    # the frontend fetches each card's NAME.jpg and shows it from a blob URL
+    widths = page.page.evaluate(f"""async () => {{
+      for (let tries = 0; tries < 100; tries++) {{
+        const cards = [...document.querySelectorAll(".p-dialog img[src^='blob:']")];
+        if (cards.length === {len(WORKFLOWS)} && cards.every((img) => img.complete && img.naturalWidth > 0))
+          return cards.map((img) => img.naturalWidth);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }}
+      return [...document.querySelectorAll(".p-dialog img")].map((img) => img.getAttribute("src"));
+    }}""")
+    thumbnails = [Image.open(TEMPLATES / f"{name}.jpg").width for name in WORKFLOWS]
+    assert sorted(widths) == sorted(thumbnails)
+    page.page.screenshot(path=str(_screenshot_dir(tmp_path) / "template_browser.png"))
+    assert page.unexpected_errors() == []
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_template_opens_as_saved_and_runs_from_the_page(page: Page, server: ComfyServer, name: str, tmp_path: Path) -> None:
+    saved = json.loads((TEMPLATES / f"{name}.json").read_text())
+    page.open_template(name)
+    state = page.state()
+
+    assert page.visible_dialogs() == []  # e.g. "Some nodes are missing"
+    assert all(node["registered"] for node in state["nodes"]), [n["type"] for n in state["nodes"] if not n["registered"]]
+    shown = {node["id"]: node for node in state["nodes"]}
+    for node in saved["nodes"]:
+        if node["type"] in PACK_NODES:
+            names = PACK_NODES[node["type"]]["widgets"]
+            assert shown[node["id"]]["widgets"] == [list(pair) for pair in zip(names, node["widgets_values"])], node["type"]
+    assert sorted(state["links"]) == sorted(saved["links"])
+    assert _overlaps(state) == []
+    page.fit_and_screenshot(_screenshot_dir(tmp_path) / f"{name}.png")
+
+    for node in state["nodes"]:
+        for widget, _ in node["widgets"]:
+            value = QUICK_VALUES.get((node["type"], widget), QUICK_VALUES.get(widget))
+            if value is not None:
+                page.set_widget(node["id"], widget, value)
+    ended = page.run(server)
+    assert ended["status"]["status_str"] == "success", (ended["status"], server.log_text()[-3000:])
+    page.wait_for_images()
+
+    after = page.state()
+    outputs = [node for node in after["nodes"] if node["type"] in ("SaveImage", "PreviewImage")]
+    assert outputs and all(node["images"] > 0 for node in outputs), (outputs, page.unexpected_errors())
+    assert _overlaps(after) == []  # images shown in the nodes cover no neighbour
+    assert page.visible_dialogs() == [] and page.unexpected_errors() == [], (page.visible_dialogs(), page.unexpected_errors())
+
+
+def test_a_new_idea_train_node_keeps_the_seed_a_user_sets(page: Page, server: ComfyServer) -> None:
+    """A freshly added node (not one from a saved workflow): the seed control starts at fixed, and queueing twice
+    leaves the seed as typed."""
+    page.open_template("idea_train")
+    fresh = page.page.evaluate("""() => {
+      const old = app.graph.nodes.find((n) => n.type === "IDEATrain");
+      const node = LiteGraph.createNode("IDEATrain");
+      node.pos = [old.pos[0], old.pos[1]];
+      const sources = old.inputs.map((input) => input.link == null ? null : app.graph.links[input.link] ?? app.graph.links.get(input.link));
+      const targets = old.outputs.map((output) => (output.links || []).map((id) => app.graph.links[id] ?? app.graph.links.get(id)));
+      app.graph.remove(old);
+      app.graph.add(node);
+      sources.forEach((link, slot) => link && app.graph.getNodeById(link.origin_id).connect(link.origin_slot, node, slot));
+      targets.forEach((links, slot) => links.forEach((link) => node.connect(slot, app.graph.getNodeById(link.target_id), link.target_slot)));
+      return node.id;
+    }""")
+    control = next(value for name, value in _widgets(page, fresh) if name == "control_after_generate")
+    assert control == "fixed"
+
+    for widget, value in {"name": "seed_check", "steps": 1, "batch_size": 1, "resolution": 64, "preview_steps": 0,
+                          "seed": 1234}.items():
+        page.set_widget(fresh, widget, value)
+    for _ in range(2):  # the second run finds every output cached: nothing runs, but the frontend applies its control
+        assert page.run(server)["status"]["status_str"] == "success"
+        assert dict(_widgets(page, fresh))["seed"] == 1234
+    assert (server.models_dir / "embeddings" / "seed_check.safetensors").is_file()  # it did train
+    assert page.unexpected_errors() == []
+
+
+def _widgets(page: Page, node_id: int) -> list[tuple[str, Any]]:
+    return [tuple(pair) for pair in page.page.evaluate(
+        "(id) => app.graph.getNodeById(id).widgets.map((w) => [w.name, w.value])", node_id)]

@@ -1,0 +1,158 @@
+"""The V3 node declarations, read without a host (comfy_api from COMFYUI_PATH's checkout; skipped without one).
+
+What saved workflows depend on stays as it was before the move to V3: node ids, display names, and the widget
+and link order that tests/workflow_format.py writes (a UI workflow stores widget values by position).
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from comfy_api_import import node_extension
+from workflow_format import PACK_NODES, schema_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+# ids and display names as the V1 nodes registered them: saved workflows find nodes by id, users by name
+DISPLAY_NAMES = {
+    "FaceCLIPLoader": "FaceCLIP Loader",
+    "FaceCLIPTextEncodeSDXL": "FaceCLIP Text Encode (SDXL)",
+    "FaceCLIPInsightFaceLoader": "InsightFace Loader (FaceCLIP)",
+    "FaceCLIPDetectFace": "FaceCLIP Detect Face",
+    "FaceIDSimilarity": "Face ID Similarity",
+    "IDEATrain": "ID-EA Train",
+    "IDEALoader": "ID-EA Loader",
+    "IDEAApply": "ID-EA Apply",
+}
+
+
+@pytest.fixture(autouse=True)
+def pack_nodes_package_is_importable() -> None:
+    """In-process host tests (tests/host/in_process.py) import ComfyUI's nodes.py as `nodes`, which hides this pack's
+    `nodes` package for the rest of that pytest process."""
+    loaded = sys.modules.get("nodes")
+    if loaded is not None and not hasattr(loaded, "__path__"):
+        pytest.skip("ComfyUI's nodes.py was imported into this pytest process by an in-process host test and hides "
+                    "this pack's `nodes` package: run tests/test_node_schemas.py in a pytest process of its own")
+
+
+@pytest.fixture(scope="module")
+def extension():
+    return node_extension()
+
+
+@pytest.fixture(scope="module")
+def schemas(extension):
+    return {node.GET_SCHEMA().node_id: (node, node.GET_SCHEMA()) for node in extension.NODES}
+
+
+def test_the_entrypoint_registers_every_node_once(extension):
+    registered = asyncio.run(extension.comfy_entrypoint())
+    nodes = asyncio.run(registered.get_node_list())
+    assert nodes == extension.NODES
+    assert len({node.GET_SCHEMA().node_id for node in nodes}) == len(nodes)
+
+
+def test_ids_and_display_names_are_unchanged(schemas):
+    assert {node_id: schemas[node_id][1].display_name for node_id in DISPLAY_NAMES if node_id in schemas} == DISPLAY_NAMES
+
+
+def test_every_input_and_output_says_what_it_is(schemas):
+    for node_id, (_, schema) in schemas.items():
+        assert schema.category.startswith("FaceCLIP") and schema.description, node_id
+        for item in [*schema.inputs, *schema.outputs]:
+            assert item.tooltip, f"{node_id}.{item.id} has no tooltip"
+
+
+def test_saved_workflows_see_the_same_widgets_links_and_outputs(schemas):
+    for node_id, (node, _) in schemas.items():
+        assert node_id in PACK_NODES, f"{node_id}: add its widgets, links and outputs to PACK_NODES in tests/workflow_format.py"
+        assert schema_spec(node) == {key: [tuple(x) if isinstance(x, list) else x for x in value]
+                                     for key, value in PACK_NODES[node_id].items()}, node_id
+
+
+def test_numbers_have_bounds(schemas):
+    for node_id, (_, schema) in schemas.items():
+        for item in schema.inputs:
+            if item.get_io_type() in ("INT", "FLOAT"):
+                assert item.min is not None and item.max is not None, f"{node_id}.{item.id}"
+
+
+def test_idea_train_defaults_come_from_the_core_config(schemas):
+    from faceclip_core.idea import TrainConfig
+
+    _, schema = schemas["IDEATrain"]
+    defaults = {item.id: getattr(item, "default", None) for item in schema.inputs}
+    config = TrainConfig()
+    assert {k: defaults[k] for k in ("steps", "batch_size", "micro_batch", "resolution", "seed")} == {
+        "steps": config.steps, "batch_size": config.batch_size, "micro_batch": config.micro_batch,
+        "resolution": config.resolution, "seed": config.seed}
+
+
+def test_idea_train_validation_refuses_a_name_that_is_no_file_name(schemas):
+    node, _ = schemas["IDEATrain"]
+    assert node.validate_inputs(name="my person-2.v1") is True
+    for bad in ("../checkpoints/sd_xl_base_1.0", "/etc/x", "", ".hidden", "a" * 101, "a\\b"):
+        assert isinstance(node.validate_inputs(name=bad), str), bad
+    assert node.validate_inputs() is True  # a name from a link is checked when the node runs
+
+
+def test_idea_apply_validation_refuses_a_strength_that_is_not_finite(schemas):
+    node, _ = schemas["IDEAApply"]
+    assert node.validate_inputs(strength=0.8) is True
+    assert "finite" in node.validate_inputs(strength=float("nan"))
+    assert "between 0.0 and 3.0" in node.validate_inputs(strength=7.0)
+    assert "must be a number" in node.validate_inputs(strength="1")
+
+
+def test_idea_loader_runs_again_when_its_file_changes(schemas, tmp_path, monkeypatch):
+    import nodes.idea_nodes as idea_nodes
+
+    node, _ = schemas["IDEALoader"]
+    path = tmp_path / "jane.idea.safetensors"
+    monkeypatch.setattr(idea_nodes, "idea_file_path", lambda name: tmp_path / name)  # the host's embeddings folder
+    assert node.fingerprint_inputs(idea_file=path.name) == path.name  # missing: execute names it
+    path.write_bytes(b"1")
+    first = node.fingerprint_inputs(idea_file=path.name)
+    path.write_bytes(b"22")
+    assert node.fingerprint_inputs(idea_file=path.name) != first
+
+
+def test_the_pack_refuses_an_old_host_in_one_line():
+    from nodes.host import MIN_COMFYUI, host_version_problem
+
+    assert host_version_problem(".".join(map(str, MIN_COMFYUI))) is None
+    assert host_version_problem("1.0.0") is None
+    problem = host_version_problem("0.3.40")
+    assert "needs ComfyUI 0.3.64 or newer" in problem and "0.3.40" in problem and "\n" not in problem
+    assert "older than that" in host_version_problem(None)
+
+
+def test_pyproject_states_the_same_lowest_host():
+    from nodes.host import MIN_COMFYUI
+
+    text = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'^requires-comfyui = ">=' + re.escape(".".join(map(str, MIN_COMFYUI))) + '"$', text, re.M)
+
+
+def test_an_old_host_gets_one_log_line_and_no_nodes(monkeypatch, caplog):
+    import importlib.util
+    import logging
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "comfyui_version", types.SimpleNamespace(__version__="0.3.40"))
+    spec = importlib.util.spec_from_file_location("faceclip_pack_under_test", ROOT / "__init__.py",
+                                                  submodule_search_locations=[str(ROOT)])
+    pack = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, pack)
+    with caplog.at_level(logging.INFO):
+        spec.loader.exec_module(pack)  # as ComfyUI imports a custom node package
+    assert pack.NODE_CLASS_MAPPINGS == {} and not hasattr(pack, "comfy_entrypoint")
+    assert [r.getMessage() for r in caplog.records] == [
+        "comfyui-faceclip needs ComfyUI 0.3.64 or newer (its V3 node schema), but this ComfyUI is 0.3.40: update "
+        "ComfyUI (git pull, or the Manager's Update ComfyUI); the FaceCLIP nodes are not loaded."]
+    assert f"{spec.name}.nodes.extension" not in sys.modules  # comfy_api was never reached
