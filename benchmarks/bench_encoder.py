@@ -48,7 +48,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from faceclip_core.encoders.sdxl.checkpoint import DTYPES, save_encoder  # noqa: E402
+from faceclip_core.encoders.sdxl.checkpoint import save_encoder  # noqa: E402
+from faceclip_core.files.dtypes import DTYPE_NAMES, torch_dtype  # noqa: E402
 from faceclip_core.encoders.sdxl.config import OFFICIAL, FaceCLIPConfig  # noqa: E402
 from faceclip_core.encoders.sdxl.model import FaceCLIPEncoder  # noqa: E402
 
@@ -128,7 +129,7 @@ def measure(weights: Path, dtype_name: str, device: str, repeats: int, official:
 
     torch.manual_seed(0)
     start = time.perf_counter()
-    encoder = load_encoder(weights, device=device, dtype=DTYPES[dtype_name])
+    encoder = load_encoder(weights, device=device, dtype=torch_dtype(dtype_name))
     load_s = time.perf_counter() - start
     face = torch.rand(1, 448, 448, 3)
     our_pattern(encoder, face)  # warm-up; also fills the black-face cache, as any earlier run would
@@ -187,7 +188,7 @@ def precision(dtypes: list[str], depth: int, device: str) -> None:
           f"{depth or 'full'}; max |16-bit - fp32| (relative to max |fp32|) per branch")
     print("dtype  regions   L context          G context          pooled (G)         seconds")
     for name in dtypes:
-        dtype = DTYPES[name]
+        dtype = torch_dtype(name)
         model.to(dtype)  # 16-bit weight values, as released; fp32 compute on exactly these values next
         reference = [t.float() for t in our_pattern(model.float().to(device), face)]
         model.to(dtype)
@@ -363,7 +364,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=["sdxl", "facet5"], default="sdxl")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--dtypes", nargs="+", default=["fp32", "fp16", "bf16"], choices=sorted(DTYPES))
+    parser.add_argument("--dtypes", nargs="+", default=["fp32", "fp16", "bf16"], choices=sorted(DTYPE_NAMES))
     parser.add_argument("--weights", type=Path, help="encoder weights (default: random, written to a temp file)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--official", type=Path, help="a bytedance/FaceCLIP checkout: also time the official code (fp32, CPU)")

@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 
-from faceclip_core.encoders.sdxl.checkpoint import DTYPES
 from faceclip_core.files.download import OFFICIAL_FILES, OFFICIAL_REPO, download_official
 from faceclip_core.errors import UsageError
+from faceclip_core.files.dtypes import torch_dtype
 from faceclip_core.face import Face
 from faceclip_core.encoders.sdxl.model import FaceCLIPEncoder
 
@@ -124,7 +124,7 @@ def load_faceclip(encoder_name: str, dtype: str) -> FaceCLIPModel:
     else:
         path = folder_paths.get_full_path_or_raise(MODEL_FOLDER, encoder_name)
     load_device, offload_device = mm.text_encoder_device(), mm.text_encoder_offload_device()
-    weight_dtype = auto_weight_dtype(load_device) if dtype == "auto" else DTYPES[dtype]
+    weight_dtype = auto_weight_dtype(load_device) if dtype == "auto" else torch_dtype(dtype)
     # host casting layers: weights stay where the ModelPatcher puts them and are cast at use
     encoder = load_encoder(path, device=offload_device, dtype=weight_dtype, ops=comfy.ops.manual_cast)
     return FaceCLIPModel(encoder, load_device, offload_device, compute_dtype(weight_dtype, load_device), Path(path).name)

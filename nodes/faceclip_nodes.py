@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from comfy_api.v0_0_2 import io
 
-from faceclip_core.encoders.sdxl.checkpoint import DTYPES
+from faceclip_core.files.dtypes import DTYPE_NAMES
 
 from .checks import require
 from .face_nodes import FaceType
@@ -32,7 +32,7 @@ class FaceCLIPLoader(io.ComfyNode):
                 io.Combo.Input("encoder_name", options=encoder_choices(),
                                tooltip=f"A file in models/{MODEL_FOLDER}: the official {ENCODER_FILE} or a converted "
                                        ".safetensors. The download entry fetches the official file there once (3.15 GB)."),
-                io.Combo.Input("dtype", options=["auto"] + sorted(DTYPES), default="auto",
+                io.Combo.Input("dtype", options=["auto"] + sorted(DTYPE_NAMES), default="auto",
                                tooltip="Weight precision. auto: bf16 where the GPU has it (as the official code), else "
                                        "the host's text-encoder choice. fp32 gives the reference numbers and twice the memory."),
             ],

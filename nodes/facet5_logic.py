@@ -13,6 +13,7 @@ import torch
 from faceclip_core.encoders.t5.model import FaceT5Encoder
 from faceclip_core.errors import UsageError
 from faceclip_core.face import Face
+from faceclip_core.files.dtypes import DTYPE_NAMES, FP8_NAMES, torch_dtype
 
 from . import host
 from .faceclip_logic import MODEL_FOLDER, FaceCLIPModel, check_conditioning, compute_dtype, encode_prompts
@@ -22,12 +23,9 @@ T5_FOLDER = "text_encoders"  # where FLUX users keep t5xxl_fp16 / t5xxl_fp8_e4m3
 T5_FROM_FILE = "from the FaceT5 file"
 # FLUX's T5-XXL context and CLIP-L pooled widths: what the transformer's txt_in and vector_in take
 CONTEXT_LENGTH, CONTEXT_WIDTH, POOLED_WIDTH = 512, 4096, 768
-DTYPES = {
-    "fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16,
-    # storage only, as the host's --fp8_e4m3fn-text-enc / --fp8_e5m2-text-enc: computed in 16/32 bit layer by layer
-    "fp8_e4m3fn": torch.float8_e4m3fn, "fp8_e5m2": torch.float8_e5m2,
-}
-FP8 = (torch.float8_e4m3fn, torch.float8_e5m2)
+# the node's dtype choices, fp32 first; fp8: storage only (see FP8_NAMES)
+STORAGE_DTYPES = (*reversed(DTYPE_NAMES), *FP8_NAMES)
+FP8 = tuple(torch_dtype(name) for name in FP8_NAMES)
 
 
 def _files(folder: str) -> list[str]:
@@ -50,7 +48,7 @@ def storage_dtype(choice: str, device: torch.device) -> torch.dtype:
     """The dtype the weights are held in. auto: the host's fp8 text-encoder storage when asked for on its command
     line, else bf16 where the device has it (the official code runs FaceT5 in bf16), else the host's choice."""
     if choice != "auto":
-        return DTYPES[choice]
+        return torch_dtype(choice)
     import comfy.model_management as mm
 
     host_choice = mm.text_encoder_dtype(device)

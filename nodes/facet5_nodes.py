@@ -8,7 +8,7 @@ from __future__ import annotations
 from comfy_api.v0_0_2 import io
 
 from .face_nodes import FaceType
-from .facet5_logic import (FACET5_FILE, MODEL_FOLDER, T5_FOLDER, T5_FROM_FILE, DTYPES, encode_flux, encoder_choices,
+from .facet5_logic import (FACET5_FILE, MODEL_FOLDER, T5_FOLDER, T5_FROM_FILE, STORAGE_DTYPES, encode_flux, encoder_choices,
                            load_facet5_model, t5_choices)
 
 CATEGORY = "FaceCLIP"
@@ -33,7 +33,7 @@ class FaceT5Loader(io.ComfyNode):
                                tooltip=f"Where the T5-XXL part comes from: the FaceT5 file, or a FLUX T5 you already "
                                        f"have in models/{T5_FOLDER} (t5xxl_fp16 or t5xxl_fp8_e4m3fn), so only one "
                                        "T5 is kept on disk and in memory; the rest still comes from the FaceT5 file."),
-                io.Combo.Input("dtype", options=["auto", *DTYPES], default="auto",
+                io.Combo.Input("dtype", options=["auto", *STORAGE_DTYPES], default="auto",
                                tooltip="Weight storage. auto: the host's fp8 text-encoder storage if ComfyUI was started "
                                        "with --fp8_e4m3fn-text-enc, else bf16 where the GPU has it (as the official "
                                        "code), else the host's text-encoder choice. fp8 halves T5-XXL's 9.5 GB and is "

@@ -9,7 +9,8 @@ import argparse
 from pathlib import Path
 
 from ..files.atomic import check_target
-from .options import add_dtype_option, require_file, torch_dtype
+from ..files.dtypes import torch_dtype
+from .options import add_dtype_option, require_file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

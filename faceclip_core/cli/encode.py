@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 
 from ..files.atomic import atomic_path, check_target
-from .options import add_dtype_option, require_file, torch_dtype
+from ..files.dtypes import torch_dtype
+from .options import add_dtype_option, require_file
 from ..errors import UsageError
 
 

@@ -12,10 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import FaceCLIPError, UsageError
+from ..files.dtypes import DTYPE_ALIASES, DTYPE_NAMES
 
-# one spelling everywhere; torch's long names are accepted too
-DTYPE_NAMES = ("fp16", "bf16", "fp32")
-DTYPE_ALIASES = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}
 NO_TORCH = ("this command needs PyTorch, which ComfyUI brings but this Python lacks. Install the build for your "
             "GPU first (https://pytorch.org/get-started/locally/), e.g. pip install torch, then run it again.")
 
@@ -52,13 +50,6 @@ def add_dtype_option(parser: argparse.ArgumentParser, help_text: str, default: s
         return value.lower() if value.lower() in extra else dtype_name(value)
 
     parser.add_argument("--dtype", type=parse, default=default, metavar="{" + ",".join(names) + "}", help=help_text)
-
-
-def torch_dtype(name: str):
-    """The torch dtype of a short name (imports torch: call after the arguments are checked)."""
-    from ..encoders.sdxl.checkpoint import DTYPES
-
-    return DTYPES[name]
 
 
 def require_file(path: Path, option: str, fix: str) -> Path:

@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli.options import add_dtype_option, require_folder, torch_dtype
+from ..cli.options import add_dtype_option, require_folder
+from ..files.dtypes import torch_dtype
 from ..errors import UsageError
 from ..files.names import check_file_name
 from ..face.packs import DEFAULT_PACK

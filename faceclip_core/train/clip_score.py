@@ -15,11 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..encoders.sdxl.checkpoint import read_checkpoint
 from ..encoders.sdxl.config import TextTowerConfig
 from ..encoders.sdxl.text_tower import Transformer
 from ..encoders.tokenizer import default_tokenizer
 from ..errors import CheckpointError
+from ..files.weights import read_checkpoint
+from .config import run_file_advice
 from .vision_tower import VISION_ARCHS, clip_pixels, load_vision_tower
 
 # open_clip's text towers of the VISION_ARCHS models
@@ -55,7 +56,7 @@ class ClipScorer:
         if arch not in TEXT_ARCHS:
             raise CheckpointError(f"Unknown CLIP architecture {arch!r} (validate.clip_arch); choose one of {', '.join(TEXT_ARCHS)}.")
         self.image = load_vision_tower(path, arch)
-        raw, _ = read_checkpoint(path)
+        raw, _ = read_checkpoint(path, run_file_advice("an open_clip CLIP checkpoint", "validate.clip"))
         self.text = TextTower(TEXT_ARCHS[arch], VISION_ARCHS[arch].output_dim)
         try:
             self.text.load_state_dict({k: v.float() for k, v in raw.items() if k.startswith(TEXT_PREFIXES)}, strict=True)

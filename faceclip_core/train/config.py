@@ -11,9 +11,19 @@ import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..files.weights import Advice
+
+
+def run_file_advice(what: str, key: str) -> Advice:
+    """What to do about a bad weights file that a run config names under `key` (e.g. model.text_l)."""
+    from ..files.weights import Advice  # imports torch, which `prepare --help` must not wait for
+
+    return Advice(what, f"the publisher docs/training.md names for {key}", "the weights file inside it")
 
 
 @dataclass

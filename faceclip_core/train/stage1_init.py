@@ -5,20 +5,20 @@ from pathlib import Path
 
 import torch
 
-from ..encoders.sdxl.checkpoint import read_checkpoint
 from ..encoders.sdxl.config import OFFICIAL, tiny_config
 from ..errors import CheckpointError, UsageError
+from ..files.weights import read_checkpoint
 from ..encoders.sdxl.loader import load_encoder
 from ..encoders.sdxl.model import FaceCLIPEncoder
-from .config import Stage1Model
+from .config import Stage1Model, run_file_advice
 
 ARCHITECTURES = {"official": lambda: OFFICIAL, "tiny": tiny_config}
 # the open_clip text tower tensors a FaceCLIP branch shares names with (its logit_scale is FaceCLIP's own)
 TEXT_TOWER_PREFIXES = ("token_embedding.", "positional_embedding", "transformer.", "ln_final.", "text_projection")
 
 
-def _load_part(module: torch.nn.Module, path: str, keep: tuple[str, ...] | None, what: str) -> None:
-    raw, _ = read_checkpoint(path)
+def _load_part(module: torch.nn.Module, path: str, keep: tuple[str, ...] | None, what: str, key: str) -> None:
+    raw, _ = read_checkpoint(path, run_file_advice(what, key))
     state = {k: v.float() for k, v in raw.items() if keep is None or k.startswith(keep)}
     expected = {k for k in module.state_dict() if keep is None or k.startswith(keep)}
     missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
@@ -51,10 +51,10 @@ def initial_encoder(model: Stage1Model, seed: int) -> FaceCLIPEncoder:
         )
     torch.manual_seed(seed)
     encoder = FaceCLIPEncoder(ARCHITECTURES[model.architecture]())
-    _load_part(encoder.face_clip_l, model.text_l, TEXT_TOWER_PREFIXES, "an open_clip text tower for the L branch")
-    _load_part(encoder.face_clip_g, model.text_g, TEXT_TOWER_PREFIXES, "an open_clip text tower for the G branch")
+    _load_part(encoder.face_clip_l, model.text_l, TEXT_TOWER_PREFIXES, "an open_clip text tower for the L branch", "model.text_l")
+    _load_part(encoder.face_clip_g, model.text_g, TEXT_TOWER_PREFIXES, "an open_clip text tower for the G branch", "model.text_g")
     for branch in (encoder.face_clip_l, encoder.face_clip_g):
-        _load_part(branch.face_encoder, model.face_vit, None, "an arcface_torch ViT face recogniser")
+        _load_part(branch.face_encoder, model.face_vit, None, "an arcface_torch ViT face recogniser", "model.face_vit")
     return encoder
 
 

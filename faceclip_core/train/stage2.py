@@ -23,8 +23,8 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..files.atomic import atomic_path, write_text
-from ..encoders.sdxl.checkpoint import read_checkpoint
 from ..errors import CheckpointError, UsageError
+from ..files.weights import Advice, read_checkpoint
 from ..encoders.sdxl.model import FaceCLIPEncoder
 from .config import Stage2Config, Stage2Train
 from .extras import require
@@ -37,6 +37,9 @@ from .stage1_init import encoder_from_file
 
 UNET_PT_NAME = "unet.pt"  # the official release's name and layout: torch.save of a diffusers-key state dict
 UNET_SAFETENSORS_NAME = "diffusion_pytorch_model.safetensors"
+# model.unet: FaceCLIP's fine-tuned UNet, or any diffusers-layout SDXL UNet
+UNET_ADVICE = Advice("a diffusers-layout SDXL UNet such as FaceCLIP's unet.pt", "https://huggingface.co/ByteDance/FaceCLIP (model/unet.pt)",
+                     "the UNet file inside it")
 
 
 @dataclass
@@ -229,7 +232,7 @@ def load_sdxl(cfg: Stage2Config) -> tuple[nn.Module, nn.Module]:
     unet = diffusers.UNet2DConditionModel.from_pretrained(folder / "unet", local_files_only=True, low_cpu_mem_usage=False)
     vae = diffusers.AutoencoderKL.from_pretrained(folder / "vae", local_files_only=True, low_cpu_mem_usage=False)
     if cfg.model.unet:
-        state, _ = read_checkpoint(cfg.model.unet)
+        state, _ = read_checkpoint(cfg.model.unet, UNET_ADVICE)
         problems = unet.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
         if problems.missing_keys or problems.unexpected_keys:
             raise CheckpointError(f"{cfg.model.unet} is not a diffusers-layout UNet for {folder / 'unet'}: "

@@ -12,9 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..encoders.sdxl.checkpoint import read_checkpoint
 from ..encoders.sdxl.config import TextTowerConfig
 from ..errors import CheckpointError
+from ..files.weights import read_checkpoint
+from .config import run_file_advice
 from ..encoders.sdxl.text_tower import Transformer
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -90,7 +91,7 @@ def load_vision_tower(path: str | os.PathLike, arch: str) -> VisionTower:
     """The `visual.*` tensors of an open_clip checkpoint (.bin/.pt/.safetensors) as a frozen VisionTower."""
     if arch not in VISION_ARCHS:
         raise CheckpointError(f"Unknown image tower architecture {arch!r}; choose one of {', '.join(VISION_ARCHS)}.")
-    raw, _ = read_checkpoint(path)
+    raw, _ = read_checkpoint(path, run_file_advice("an open_clip CLIP checkpoint", "model.image_tower_l/_g"))
     state = {k[len(PREFIX):]: v.float() for k, v in raw.items() if k.startswith(PREFIX)}
     if not state:
         raise CheckpointError(f"{path} has no '{PREFIX}*' tensors: it is not an open_clip CLIP checkpoint with an image tower.")

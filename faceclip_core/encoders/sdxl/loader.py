@@ -6,16 +6,11 @@ import os
 import torch
 from torch import nn
 
+from ...files.weights import aligned
 from ..attention import Operations
 from .checkpoint import read_encoder_state
 from .config import FaceCLIPConfig
 from .model import FaceCLIPEncoder
-
-
-def _aligned(tensor: torch.Tensor) -> torch.Tensor:
-    """safetensors packs tensors without padding; CPU kernels take other paths (other rounding) on
-    unaligned data, so outputs would differ in the last bit from the same weights loaded elsewhere."""
-    return tensor if tensor.data_ptr() % 64 == 0 else tensor.clone()
 
 
 def load_encoder(
@@ -32,7 +27,7 @@ def load_encoder(
     """
     state, config = read_encoder_state(path, config)
     # integer buffers are copied too: one tensor left on a memory-mapped file keeps all of it mapped
-    state = {k: _aligned(v.to(dtype)) if v.is_floating_point() else v.clone() for k, v in state.items()}
+    state = {k: aligned(v.to(dtype)) if v.is_floating_point() else v.clone() for k, v in state.items()}
     with torch.device("meta"):
         model = FaceCLIPEncoder(config, ops)
     model.load_state_dict(state, strict=True, assign=True)

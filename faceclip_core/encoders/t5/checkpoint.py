@@ -7,19 +7,23 @@ CheckpointError naming what it looks like and what is missing, not a traceback.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 
-from ...files.atomic import atomic_path
 from ...errors import CheckpointError
-from ..sdxl.checkpoint import shape_errors, describe_keys, read_checkpoint
+from ...files.atomic import atomic_path
+from ...files.weights import Advice, StateDict, describe_keys, read_checkpoint, shape_errors
 from .config import T5_PREFIX, FaceT5Config, config_from_shapes, is_facet5
 
-StateDict = dict[str, torch.Tensor]
 SOURCE = "https://huggingface.co/ByteDance/FaceCLIP (model/face_t5_encoder.pt)"
+ADVICE = Advice("the FaceT5 encoder", SOURCE, "the FaceT5 file inside it (face_t5_encoder.pt or a .safetensors)",
+                ", e.g. with huggingface_hub")
+T5XXL_SOURCE = "https://huggingface.co/comfyanonymous/flux_text_encoders (t5xxl_fp16.safetensors)"
+T5XXL_ADVICE = Advice("a T5-XXL text encoder such as t5xxl_fp16.safetensors", T5XXL_SOURCE,
+                      "the t5xxl_*.safetensors file inside it")
 
 
 def expected_shapes(config: FaceT5Config) -> dict[str, torch.Size]:
@@ -43,9 +47,7 @@ def check_state(state: StateDict, config: FaceT5Config, where: str) -> None:
 def read_facet5_state(path: str | os.PathLike) -> tuple[StateDict, FaceT5Config]:
     """The state dict (release key names, memory-mapped where the format allows) and its architecture."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: does not exist. Put the FaceT5 encoder there; it is published at {SOURCE}.")
-    state, _metadata = read_checkpoint(path)
+    state, _metadata = read_checkpoint(path, ADVICE)
     if not is_facet5(list(state)):
         raise CheckpointError(
             f"{path} is not a FaceT5 encoder: it looks like {describe_keys(list(state))} ({len(state)} tensors). "
@@ -104,7 +106,7 @@ def read_t5xxl_state(path: str | os.PathLike, config: FaceT5Config) -> StateDict
     property of the two real files, which `python -m faceclip_core compare-t5` measures.
     """
     path = Path(path)
-    raw, metadata = read_checkpoint(path)
+    raw, metadata = read_checkpoint(path, T5XXL_ADVICE)
     if any(k.endswith((".scale_weight", ".scale_input")) or k == "scaled_fp8" for k in raw):
         raise CheckpointError(
             f"{path} is a scaled-fp8 T5 (its weights need per-tensor scales this loader does not apply). "

@@ -10,9 +10,9 @@ import os
 import torch
 from torch import nn
 
+from ...files.weights import aligned
 from .. import casting
 from ..attention import Operations
-from ..sdxl.loader import _aligned
 from .checkpoint import read_facet5_state, read_t5xxl_state
 from .model import FaceT5Encoder
 
@@ -30,7 +30,7 @@ def _stored(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """`tensor` in `dtype`, aligned; integer buffers copied (a tensor left on a mapping keeps the file mapped)."""
     if not tensor.is_floating_point():
         return tensor.clone()
-    return _aligned(tensor.to(dtype))
+    return aligned(tensor.to(dtype))
 
 
 def load_facet5(

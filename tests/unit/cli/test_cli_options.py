@@ -48,9 +48,11 @@ def test_every_option_has_help_and_shows_its_default(command):
 
 
 def test_dtypes_are_spelled_one_way_and_take_torchs_names_too():
-    from faceclip_core.encoders.sdxl.checkpoint import DTYPES
+    import torch
 
-    assert set(DTYPE_NAMES) == set(DTYPES)
+    from faceclip_core.files.dtypes import torch_dtype
+
+    assert [torch_dtype(name) for name in DTYPE_NAMES] == [torch.float16, torch.bfloat16, torch.float32]
     encode = _all_subcommands()["faceclip encode"]
     base = ["--weights", "w", "--prompt", "p", "--out", "o"]
     for given, expected in (("fp16", "fp16"), ("float16", "fp16"), ("bfloat16", "bf16"), ("FLOAT32", "fp32")):
