@@ -1,12 +1,40 @@
-"""What both encoders share around their modules: where encode() computes, and the no-face output cached there."""
+"""What both encoders share around their modules: which face each prompt uses, encode(), where it computes,
+and the no-face output cached there."""
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import torch
 from torch import nn
 
+from ..errors import UsageError
+
 T = TypeVar("T")
+# which face each prompt uses: an index into the given faces, or None for the no-face path
+FaceIndex = Sequence[int | None]
+
+
+def default_face_index(n_faces: int, n_prompts: int) -> list[int | None]:
+    if n_faces == 0:
+        return [None] * n_prompts
+    if n_faces == 1:
+        return [0] * n_prompts
+    if n_faces == n_prompts:
+        return list(range(n_prompts))
+    raise UsageError(
+        f"{n_faces} faces and {n_prompts} prompts: give one face for all prompts, one face per prompt, "
+        "or say which face each prompt uses with face_index"
+    )
+
+
+def face_rows(face_index: FaceIndex, n_prompts: int, n_faces: int, device: torch.device) -> torch.Tensor:
+    """Each prompt's row in a table of the `n_faces` faces followed by the no-face entry (row `n_faces`)."""
+    if len(face_index) != n_prompts:
+        raise UsageError(f"face_index has {len(face_index)} entries for {n_prompts} prompts")
+    bad = [i for i in face_index if i is not None and not 0 <= i < n_faces]
+    if bad:
+        raise UsageError(f"face_index refers to face {bad[0]}, but {n_faces} face(s) were given")
+    return torch.tensor([n_faces if i is None else i for i in face_index], device=device)
 
 
 class PlacedEncoder(nn.Module):
@@ -24,6 +52,35 @@ class PlacedEncoder(nn.Module):
 
     compute_device: torch.device
     compute_dtype: torch.dtype
+
+    def encode_faces(self, faces: torch.Tensor) -> Any:
+        """Aligned crops (ComfyUI IMAGE (F,H,W,C) or (F,C,H,W), RGB [0, 1], any size) -> what forward() takes per face."""
+        raise NotImplementedError
+
+    def mean_of_faces(self, features: Any) -> Any:
+        """encode_faces() of several photos of one person -> one face, their average."""
+        raise NotImplementedError
+
+    def warn_truncated(self, prompts: Sequence[str], face_index: FaceIndex) -> list[int]:
+        """Logs one warning naming each prompt cut to fit the context; returns the tokens each prompt lost."""
+        raise NotImplementedError
+
+    @torch.inference_mode()
+    def encode(
+        self, faces: torch.Tensor | None, prompts: str | Sequence[str], face_index: FaceIndex | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(faces, prompts) -> (context, pooled) in the compute dtype, on the compute device (shapes: the subclass).
+
+        `faces`: aligned crops (see `encode_faces`), or None for the no-face path (the official negative) on every
+        row. `face_index`: which face each prompt uses (None = no face). Default: none if `faces` is None, the one
+        face for every prompt if there is one face, else face i for prompt i.
+        """
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        features = None if faces is None else self.encode_faces(faces)
+        if face_index is None:
+            face_index = default_face_index(0 if features is None else len(features), len(prompts))
+        self.warn_truncated(prompts, face_index)
+        return self(features, prompts, face_index)
 
     def clear_cache(self) -> None:
         """Forget the cached no-face output (weights, device or dtype changed)."""

@@ -9,10 +9,9 @@ import torch
 from torch import nn
 
 from ..attention import Operations
-from ..base import PlacedEncoder
+from ..base import FaceIndex, PlacedEncoder, face_rows
 from .branch import BranchFaceFeatures, FaceCLIPBranch
 from .config import OFFICIAL, FaceCLIPConfig
-from ...errors import UsageError
 from ..face_input import faces_to_nchw
 from ..tokenizer import ClipTokenizer, default_tokenizer
 
@@ -40,11 +39,12 @@ class FaceFeatures:
         return FaceFeatures(self.l.mean(), self.g.mean())
 
 
-FaceIndex = Sequence[int | None]
 log = logging.getLogger(__name__)
 
 
 class FaceCLIPEncoder(PlacedEncoder):
+    """(face, prompt) -> SDXL context (N, 77, 2048) and pooled vector (N, 1280); see PlacedEncoder.encode."""
+
     def __init__(self, config: FaceCLIPConfig = OFFICIAL, ops: Operations = nn, tokenizer: ClipTokenizer | None = None,
                  official_16_bit: bool = True):
         """`ops`: where Linear, LayerNorm, Conv2d and Embedding come from (a host may pass casting layers).
@@ -71,6 +71,9 @@ class FaceCLIPEncoder(PlacedEncoder):
         """Aligned crops (ComfyUI IMAGE (F,H,W,C) or (F,C,H,W), RGB [0, 1], any size) -> features of each face."""
         images = faces_to_nchw(faces).to(self.compute_device, self.compute_dtype)
         return FaceFeatures(self.face_clip_l.encode_face(images), self.face_clip_g.encode_face(images))
+
+    def mean_of_faces(self, features: FaceFeatures) -> FaceFeatures:
+        return features.mean()
 
     def no_face_features(self) -> FaceFeatures:
         """The official negative path runs the face ViT on an all-black crop; its output depends only on the weights."""
@@ -99,48 +102,13 @@ class FaceCLIPEncoder(PlacedEncoder):
 
     def forward(self, features: FaceFeatures | None, prompts: Sequence[str], face_index: FaceIndex) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode all prompts as one batch; row i uses face `face_index[i]` of `features`, or the no-face path if None."""
-        if len(face_index) != len(prompts):
-            raise UsageError(f"face_index has {len(face_index)} entries for {len(prompts)} prompts")
         n_faces = 0 if features is None else len(features)
-        bad = [i for i in face_index if i is not None and not 0 <= i < n_faces]
-        if bad:
-            raise UsageError(f"face_index refers to face {bad[0]}, but {n_faces} face(s) were given")
+        rows = face_rows(face_index, len(prompts), n_faces, self.compute_device)
         with_face = [i is not None for i in face_index]
         ids, id_slots = self.tokenize(prompts, with_face)
         # the no-face features sit after the real faces, so one gather builds every row
         table = FaceFeatures.cat([f for f in (features, self.no_face_features()) if f is not None])
-        rows = torch.tensor([n_faces if i is None else i for i in face_index], device=ids.device)
         per_row = table.index(rows)
         context_l, _ = self.face_clip_l(ids, id_slots, per_row.l)
         context_g, pooled = self.face_clip_g(ids, id_slots, per_row.g)
         return torch.cat([context_l, context_g], dim=-1), pooled
-
-    @torch.inference_mode()
-    def encode(
-        self, faces: torch.Tensor | None, prompts: str | Sequence[str], face_index: FaceIndex | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(faces, prompts) -> (context (N, 77, 2048), pooled (N, 1280)) in the model's dtype and device.
-
-        `faces`: aligned crops (see `encode_faces`), or None for the no-face path on every row.
-        `face_index`: which face each prompt uses (None = no face). Default: none if `faces` is None, the
-        one face for every prompt if there is one face, else face i for prompt i.
-        """
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        features = None if faces is None else self.encode_faces(faces)
-        if face_index is None:
-            face_index = default_face_index(0 if features is None else len(features), len(prompts))
-        self.warn_truncated(prompts, face_index)
-        return self(features, prompts, face_index)
-
-
-def default_face_index(n_faces: int, n_prompts: int) -> list[int | None]:
-    if n_faces == 0:
-        return [None] * n_prompts
-    if n_faces == 1:
-        return [0] * n_prompts
-    if n_faces == n_prompts:
-        return list(range(n_prompts))
-    raise UsageError(
-        f"{n_faces} faces and {n_prompts} prompts: give one face for all prompts, one face per prompt, "
-        "or say which face each prompt uses with face_index"
-    )

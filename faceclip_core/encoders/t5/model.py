@@ -13,13 +13,12 @@ from torch import nn
 
 from ..attention import Operations, like
 from ..face_vit import FaceViT
-from ..base import PlacedEncoder
-from ..sdxl.model import FaceIndex, default_face_index
+from ..base import FaceIndex, PlacedEncoder, face_rows
 from ...errors import UsageError
 from ..face_input import faces_to_nchw
 from .clip_text import ClipTextModel
 from .config import OFFICIAL, FaceT5Config
-from .fuser import Fuser
+from .fuser import build_fuser
 from .t5_stack import T5Stack
 from .tokenizers import clip_tokenizer, t5_tokenizer
 
@@ -37,7 +36,7 @@ class FaceT5(nn.Module):
         self.face_patch_proj = ops.Linear(cfg.face.width, width)
         # the reference passes its output where the image layers expect a mask: loaded, never used
         self.face_pos_proj = ops.Linear(cfg.face.width, width)
-        self.fuser = Fuser(width, cfg.fuser, ops)
+        self.fuser = build_fuser(width, cfg.fuser, ops)
         # a sinusoid table stored (16-bit rounded) in the release: read from the file, not recomputed
         self.register_buffer("positional_embedding", torch.zeros(1, cfg.context_length, width))
 
@@ -53,6 +52,12 @@ class FaceT5(nn.Module):
 
 
 class FaceT5Encoder(PlacedEncoder):
+    """(face, prompt) -> FLUX context (N, 512, d_model) and pooled vector (N, 768); see PlacedEncoder.encode.
+
+    Prompts go in as given (no identity prefix, unlike FaceCLIP-SDXL). Each row equals the official
+    one-face-one-prompt call, however many rows are batched.
+    """
+
     def __init__(self, config: FaceT5Config = OFFICIAL, ops: Operations = nn):
         """`ops`: where Linear, LayerNorm, Conv2d and Embedding come from (a host may pass casting layers)."""
         super().__init__()
@@ -78,6 +83,10 @@ class FaceT5Encoder(PlacedEncoder):
         images = faces_to_nchw(faces).to(self.compute_device, self.compute_dtype)
         return self.encoder_2.face_tokens(images)
 
+    def mean_of_faces(self, features: torch.Tensor) -> torch.Tensor:
+        """Face tokens (F, P, d) -> (1, P, d), position by position."""
+        return features.mean(0, keepdim=True)
+
     def no_face_tokens(self) -> torch.Tensor:
         """The official negative runs a black crop through the face path; its tokens depend only on the weights."""
         size = self.config.face.image_size
@@ -87,15 +96,9 @@ class FaceT5Encoder(PlacedEncoder):
         """Encode all prompts as one batch; row i uses face `face_index[i]` of `face_tokens`, or the no-face path if None."""
         if not prompts:
             raise UsageError("no prompt was given: FaceT5 encodes one row per prompt")
-        if len(face_index) != len(prompts):
-            raise UsageError(f"face_index has {len(face_index)} entries for {len(prompts)} prompts")
-        n_faces = 0 if face_tokens is None else len(face_tokens)
-        bad = [i for i in face_index if i is not None and not 0 <= i < n_faces]
-        if bad:
-            raise UsageError(f"face_index refers to face {bad[0]}, but {n_faces} face(s) were given")
         device, dtype = self.compute_device, self.compute_dtype
+        rows = face_rows(face_index, len(prompts), 0 if face_tokens is None else len(face_tokens), device)
         table = torch.cat([t for t in (face_tokens, self.no_face_tokens()) if t is not None])
-        rows = torch.tensor([n_faces if i is None else i for i in face_index], device=device)
         t5_ids = self.t5_tokenizer(prompts).to(device)
         context = self.encoder_2(table[rows], t5_ids)
         clip_ids = self.clip_tokenizer(prompts).to(device)
@@ -111,21 +114,3 @@ class FaceT5Encoder(PlacedEncoder):
             log.warning("FaceT5 reads %d T5 tokens per prompt (end included); %s.", self.t5_tokenizer.context_length,
                         ", ".join(cut))
         return dropped
-
-    @torch.inference_mode()
-    def encode(
-        self, faces: torch.Tensor | None, prompts: str | Sequence[str], face_index: FaceIndex | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(faces, prompts) -> (context (N, 512, d_model), pooled (N, 768)) in the compute dtype, on the compute device.
-
-        Prompts go in as given (no identity prefix, unlike FaceCLIP-SDXL). `faces`: aligned crops (see
-        `encode_faces`), or None for the no-face path (the official negative) on every row. `face_index`:
-        which face each prompt uses (None = no face); default as FaceCLIPEncoder.encode. Each row equals
-        the official one-face-one-prompt call, however many rows are batched.
-        """
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        tokens = None if faces is None else self.encode_faces(faces)
-        if face_index is None:
-            face_index = default_face_index(0 if tokens is None else len(tokens), len(prompts))
-        self.warn_truncated(prompts, face_index)
-        return self(tokens, prompts, face_index)
