@@ -1,8 +1,9 @@
-"""Fusion blocks shared by both encoders' Grounding-DINO-style fusers (FaceCLIP-SDXL's branches and FaceT5's fuser).
+"""The Grounding-DINO-style fuser both encoders use (FaceCLIP-SDXL's branches and FaceT5), but for its image layers.
 
-Both official fusers build the same two blocks with the same parameter names: the image<->text
-bi-attention block and the post-norm text self-attention layer. Their sizes come from any config
-object carrying the fields of `FusionSizes`.
+Both official fusers build the same layer loop with the same parameter names: per layer the image<->text
+bi-attention block, the post-norm text self-attention layer and an image layer of the encoder's own
+(deformable attention over the face patch map in FaceCLIP-SDXL, FaceT5's single-row attention). Their sizes
+come from any config object carrying the fields of `FusionSizes`.
 """
 from __future__ import annotations
 
@@ -86,3 +87,36 @@ class TextEnhancerLayer(nn.Module):
         x = self.norm1(x + self.self_attn(x, pos=pos))
         return self.norm2(x + self.linear2(F.relu(self.linear1(x))))
 
+
+class FusionEncoder(nn.Module):
+    """Per layer: bi-attention, the text layer, then the image layer, called as image_layer(image, *image_args).
+    The output is the text stream, so the last layer's image-side updates feed nothing and are skipped."""
+
+    def __init__(self, image_layers: list[nn.Module], width: int, cfg: FusionSizes, ops: Operations = nn):
+        super().__init__()
+        self.layers = nn.ModuleList(image_layers)
+        self.text_layers = nn.ModuleList(TextEnhancerLayer(width, cfg, ops) for _ in image_layers)
+        self.fusion_layers = nn.ModuleList(BiAttentionBlock(width, cfg, ops) for _ in image_layers)
+
+    def forward(self, image: torch.Tensor, text: torch.Tensor, text_pos: torch.Tensor, *image_args) -> torch.Tensor:
+        """image (N, P, C) face tokens, text (N, T, C), text_pos broadcastable to text -> fused text (N, T, C)."""
+        last = len(self.layers) - 1
+        for i, (fusion, text_layer, image_layer) in enumerate(zip(self.fusion_layers, self.text_layers, self.layers)):
+            image, text = fusion(image, text, need_v=i < last)
+            text = text_layer(text, text_pos)
+            if i < last:
+                image = image_layer(image, *image_args)
+        return text
+
+
+class Fuser(nn.Module):
+    """Holds the encoder plus the two-stage head of the reference (`enc_output*`), unused at inference."""
+
+    def __init__(self, image_layers: list[nn.Module], width: int, cfg: FusionSizes, ops: Operations = nn):
+        super().__init__()
+        self.encoder = FusionEncoder(image_layers, width, cfg, ops)
+        self.enc_output = ops.Linear(width, width)
+        self.enc_output_norm = ops.LayerNorm(width)
+
+    def forward(self, image: torch.Tensor, text: torch.Tensor, text_pos: torch.Tensor, *image_args) -> torch.Tensor:
+        return self.encoder(image, text, text_pos, *image_args)

@@ -15,7 +15,7 @@ import torch
 
 from faceclip_core.encoders.face_vit import FaceViTConfig
 from faceclip_core.encoders.t5.checkpoint import save_facet5
-from faceclip_core.encoders.t5.config import ClipTextConfig, FaceT5Config, FuserConfig, T5StackConfig
+from faceclip_core.encoders.t5.config import ClipTextConfig, FaceT5Config, FusionConfig, T5StackConfig
 from faceclip_core.encoders.t5.model import FaceT5Encoder
 
 # size name -> (config part, field)
@@ -34,7 +34,7 @@ def tiny_facet5_config(**sizes: int) -> FaceT5Config:
         "clip": ClipTextConfig(width=48, layers=2, heads=12, ffn_dim=96),
         "t5": T5StackConfig(d_model=64, layers=2, heads=2, inner_dim=128, d_ff=96),
         "face": FaceViTConfig(image_size=112, patch_size=9, width=32, layers=2, heads=8, feature_dim=16),
-        "fuser": FuserConfig(layers=2, bi_attn_dim=32, text_ffn_dim=32, image_ffn_dim=64),
+        "fuser": FusionConfig(layers=2, bi_attn_dim=32, text_ffn_dim=32, image_ffn_dim=64),
     }
     for name, value in sizes.items():
         if name not in _SIZES:

@@ -17,7 +17,7 @@ from ..attention import Operations, like
 from ..precision import SIXTEEN_BIT, run_in
 from .config import BranchConfig
 from ..face_vit import FaceViT
-from .fusion import Fuser
+from .fusion import build_fuser
 from .text_tower import Transformer
 
 
@@ -67,7 +67,7 @@ class FaceCLIPBranch(nn.Module):
         self.face_pos_proj = ops.Linear(cfg.face.width, width)
         self.text_embed_proj = ops.Linear(width, width)
         self.text_pos_proj = ops.Linear(width, width)
-        self.fuser = Fuser(width, cfg.fusion, ops)
+        self.fuser = build_fuser(width, cfg.fusion, ops)
         nn.init.normal_(self.positional_embedding, std=0.01)
         nn.init.normal_(self.text_projection, std=width**-0.5)
         nn.init.normal_(self.token_embedding.weight, std=0.02)
@@ -103,9 +103,9 @@ class FaceCLIPBranch(nn.Module):
         pooled = states[torch.arange(len(ids), device=ids.device), ids.argmax(dim=-1)]
         inputs = (
             face.patches,
-            self.face_pos_proj(like(self.face_encoder.pos_embed, states)),
             self.text_embed_proj(states),
             self.text_pos_proj(like(self.positional_embedding, states))[None],
+            self.face_pos_proj(like(self.face_encoder.pos_embed, states)),  # the image layers' arguments
             self.cfg.face.grid_size,
         )
         if self.official_16_bit and states.dtype in SIXTEEN_BIT:

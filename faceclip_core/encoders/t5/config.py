@@ -50,7 +50,7 @@ class T5StackConfig:
 
 
 @dataclass(frozen=True)
-class FuserConfig:
+class FusionConfig:
     """The fuser: per layer bi-attention fusion, then a text self-attention layer, then an image layer."""
 
     layers: int = 6
@@ -66,7 +66,7 @@ class FaceT5Config:
     clip: ClipTextConfig = field(default_factory=ClipTextConfig)
     t5: T5StackConfig = field(default_factory=T5StackConfig)
     face: FaceViTConfig = field(default_factory=FaceViTConfig)
-    fuser: FuserConfig = field(default_factory=FuserConfig)
+    fuser: FusionConfig = field(default_factory=FusionConfig)
     context_length: int = 512  # T5 tokens per prompt = rows of the stored positional table
 
     @property
@@ -130,7 +130,7 @@ def config_from_shapes(shapes: dict[str, torch.Size], where: str = "the file") -
         mlp_ratio=shape(FACE_PREFIX + "blocks.0.mlp.fc1.weight")[0] / patch[0],
         feature_dim=shape(FACE_PREFIX + "feature.2.weight")[0],
     )
-    fuser = FuserConfig(
+    fuser = FusionConfig(
         layers=_count(keys, re.escape(FUSER_PREFIX) + r"layers\.(\d+)\."),
         bi_attn_dim=shape(FUSER_PREFIX + "fusion_layers.0.attn.v_proj.weight")[0],
         text_ffn_dim=shape(FUSER_PREFIX + "text_layers.0.linear1.weight")[0],

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..attention import Operations, like
-from ..fusion_blocks import BiAttentionBlock, TextEnhancerLayer
-from .config import FuserConfig
+from ..fusion_blocks import Fuser
+from .config import FusionConfig
 
 
 class SingleRowSelfAttention(nn.Module):
@@ -40,7 +40,7 @@ class SingleRowSelfAttention(nn.Module):
 class ImageLayer(nn.Module):
     """Post-norm encoder layer over the face tokens (see the module note on its attention)."""
 
-    def __init__(self, width: int, cfg: FuserConfig, ops: Operations = nn):
+    def __init__(self, width: int, cfg: FusionConfig, ops: Operations = nn):
         super().__init__()
         self.self_attn = SingleRowSelfAttention(width, ops)
         self.linear1 = ops.Linear(width, cfg.image_ffn_dim)
@@ -53,32 +53,6 @@ class ImageLayer(nn.Module):
         return self.norm2(x + self.linear2(F.relu(self.linear1(x))))
 
 
-class FuserEncoder(nn.Module):
-    def __init__(self, width: int, cfg: FuserConfig, ops: Operations = nn):
-        super().__init__()
-        self.layers = nn.ModuleList(ImageLayer(width, cfg, ops) for _ in range(cfg.layers))
-        self.text_layers = nn.ModuleList(TextEnhancerLayer(width, cfg, ops) for _ in range(cfg.layers))
-        self.fusion_layers = nn.ModuleList(BiAttentionBlock(width, cfg, ops) for _ in range(cfg.layers))
-
-    def forward(self, image: torch.Tensor, text: torch.Tensor, text_pos: torch.Tensor) -> torch.Tensor:
-        """image (N, P, C) face tokens, text (N, T, C), text_pos (1, T, C) -> fused text (N, T, C)."""
-        last = len(self.layers) - 1
-        for i, (fusion, text_layer, image_layer) in enumerate(zip(self.fusion_layers, self.text_layers, self.layers)):
-            image, text = fusion(image, text, need_v=i < last)
-            text = text_layer(text, text_pos)
-            if i < last:
-                image = image_layer(image)
-        return text
-
-
-class Fuser(nn.Module):
-    """Holds the encoder plus the two-stage head of the reference (`enc_output*`), unused at inference."""
-
-    def __init__(self, width: int, cfg: FuserConfig, ops: Operations = nn):
-        super().__init__()
-        self.encoder = FuserEncoder(width, cfg, ops)
-        self.enc_output = ops.Linear(width, width)
-        self.enc_output_norm = ops.LayerNorm(width)
-
-    def forward(self, image: torch.Tensor, text: torch.Tensor, text_pos: torch.Tensor) -> torch.Tensor:
-        return self.encoder(image, text, text_pos)
+def build_fuser(width: int, cfg: FusionConfig, ops: Operations = nn) -> Fuser:
+    """FaceT5's fuser: its image layers are the single-row attention described above."""
+    return Fuser([ImageLayer(width, cfg, ops) for _ in range(cfg.layers)], width, cfg, ops)
