@@ -26,7 +26,7 @@ if __package__:
         __all__ = ["NODE_CLASS_MAPPINGS"]
     else:
         from .nodes.extension import comfy_entrypoint
-        from .nodes.faceclip_logic import register_model_folder
+        from .nodes.encoder_logic import register_model_folder
 
         register_model_folder()
         WEB_DIRECTORY = "./web"  # the frontend extension that keeps ID-EA Train's seed fixed

@@ -15,8 +15,7 @@ from faceclip_core.errors import UsageError
 from faceclip_core.face import Face
 from faceclip_core.files.dtypes import DTYPE_NAMES, FP8_NAMES, torch_dtype
 
-from . import host
-from .faceclip_logic import MODEL_FOLDER, FaceCLIPModel, check_conditioning, compute_dtype, encode_prompts
+from .encoder_logic import MODEL_FOLDER, EncoderModel, check_conditioning, compute_dtype, encode_prompts, folder_files
 
 FACET5_FILE = "face_t5_encoder.pt"
 T5_FOLDER = "text_encoders"  # where FLUX users keep t5xxl_fp16 / t5xxl_fp8_e4m3fn
@@ -28,20 +27,13 @@ STORAGE_DTYPES = (*reversed(DTYPE_NAMES), *FP8_NAMES)
 FP8 = tuple(torch_dtype(name) for name in FP8_NAMES)
 
 
-def _files(folder: str) -> list[str]:
-    """A models folder's files; none outside a host, or before the pack has registered the folder."""
-    folder_paths = host.folder_paths()
-    registered = folder_paths is not None and folder in folder_paths.folder_names_and_paths
-    return folder_paths.get_filename_list(folder) if registered else []
-
-
 def encoder_choices() -> list[str]:
     """The files of models/faceclip (FaceT5 sits beside FaceCLIP-SDXL: the release ships both in model/)."""
-    return _files(MODEL_FOLDER)
+    return folder_files(MODEL_FOLDER)
 
 
 def t5_choices() -> list[str]:
-    return [T5_FROM_FILE, *_files(T5_FOLDER)]
+    return [T5_FROM_FILE, *folder_files(T5_FOLDER)]
 
 
 def storage_dtype(choice: str, device: torch.device) -> torch.dtype:
@@ -57,18 +49,12 @@ def storage_dtype(choice: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if mm.should_use_bf16(device) else host_choice
 
 
-class FaceT5Model(FaceCLIPModel):
-    """The FACET5 value: the encoder in a ModelPatcher (loaded to the GPU when used, offloaded after, streamed in
-    --lowvram), encoding as the FACECLIP value does."""
+class FaceT5Model(EncoderModel):
+    """The FACET5 value (see EncoderModel)."""
 
     @property
     def encoder(self) -> FaceT5Encoder:
         return self.patcher.model
-
-    @staticmethod
-    def average(features: torch.Tensor) -> torch.Tensor:
-        """Face tokens (F, P, d) -> (1, P, d), position by position (several photos of one person)."""
-        return features.mean(0, keepdim=True)
 
 
 def load_facet5_model(encoder_name: str, t5_name: str, dtype: str) -> FaceT5Model:

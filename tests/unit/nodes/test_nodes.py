@@ -14,8 +14,8 @@ import assets
 from faceclip_core.errors import NoFaceError, UsageError
 from nodes.checks import name_problem, require, require_conditioning, require_faces, require_number
 from nodes.face_logic import detect_faces, score_similarity
-from nodes.faceclip_logic import (MAX_PROMPTS, MODEL_EXTENSIONS, check_conditioning, faces_to_crops,
-                                  register_model_folder, split_prompts)
+from nodes.encoder_logic import (MAX_PROMPTS, MODEL_EXTENSIONS, check_conditioning, faces_to_crops,
+                                 register_model_folder, split_prompts)
 
 
 def image_batch(*images: np.ndarray) -> torch.Tensor:
@@ -80,7 +80,7 @@ def test_model_folder_gets_extensions_and_keeps_user_paths(monkeypatch, tmp_path
 
 
 def test_compute_dtype_follows_the_device():
-    from nodes.faceclip_logic import compute_dtype
+    from nodes.encoder_logic import compute_dtype
 
     assert compute_dtype(torch.float16, torch.device("cpu")) == torch.float32
     assert compute_dtype(torch.bfloat16, torch.device("cuda")) == torch.bfloat16
