@@ -33,7 +33,7 @@ def test_matches_official_outputs(reference_dir, reference, case, source, tmp_pa
     weights = reference_dir / "face_t5_encoder.pt"
     if source == "safetensors":  # the same weights through `convert`
         converted = tmp_path / "face_t5_encoder.safetensors"
-        from faceclip_core.cli.main import main
+        from faceclip_core.cli import main
 
         assert main(["convert", str(weights), str(converted)]) == 0
         weights = converted

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from faceclip_core.cli import main as cli
+from faceclip_core import cli
 from faceclip_core.cli.options import DTYPE_NAMES, HelpFormatter
 from faceclip_core.idea.__main__ import build_parser as idea_parser
 from faceclip_core.train.__main__ import build_parser as train_parser
@@ -96,7 +96,7 @@ def test_help_and_early_mistakes_answer_without_importing_torch(tmp_path):
         "import contextlib, importlib, io, sys\n"
         f"runs = {LIGHT_RUNS!r}\n"
         "for argv, _, _ in runs:\n"
-        "    main = importlib.import_module(argv[0] + ('.cli.main' if argv[0] == 'faceclip_core' else '.__main__')).main\n"
+        "    main = importlib.import_module(argv[0] + ('.cli' if argv[0] == 'faceclip_core' else '.__main__')).main\n"
         "    err = io.StringIO()\n"
         "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):\n"
         "        try:\n"
@@ -163,7 +163,7 @@ def test_encode_command_prints_the_warning_once(tmp_path):
 def test_a_python_without_torch_gets_one_line_saying_to_install_it(tmp_path):
     (tmp_path / "w.pt").write_bytes(b"weights")
     script = ("import sys; sys.modules['torch'] = None  # import torch -> ModuleNotFoundError, as without torch\n"
-              "from faceclip_core.cli.main import main\n"
+              "from faceclip_core.cli import main\n"
               f"sys.exit(main(['encode', '--weights', {str(tmp_path / 'w.pt')!r}, '--no-face', '--prompt', 'p', '--out', 'o']))")
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
                             env={"PYTHONPATH": str(ROOT), "PATH": ""})
@@ -173,7 +173,7 @@ def test_a_python_without_torch_gets_one_line_saying_to_install_it(tmp_path):
 
 def test_one_command_reaches_the_id_ea_and_training_commands(capsys):
     """`faceclip idea ...` and `faceclip train ...` are the same parsers as `python -m faceclip_core.idea|train`."""
-    from faceclip_core.cli import main as cli
+    from faceclip_core import cli
 
     for argv, expected in ((["idea", "train", "--help"], "--face-models"), (["train", "stage1", "--help"], "--config")):
         with pytest.raises(SystemExit) as exc:

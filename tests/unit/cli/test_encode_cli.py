@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from faceclip_core.cli.main import main as cli_main
+from faceclip_core.cli import main as cli_main
 from faceclip_core.encoders.sdxl.loader import load_encoder
 from tiny_faceclip import make_tiny_encoder, write_safetensors
 

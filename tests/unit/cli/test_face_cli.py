@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faceclip_core.cli import main as cli
+from faceclip_core import cli
 from faceclip_core.face import FaceAnalyzer
 
 

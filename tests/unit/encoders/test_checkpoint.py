@@ -10,7 +10,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from faceclip_core.encoders.sdxl.checkpoint import CONFIG_METADATA_KEY, read_encoder_state
-from faceclip_core.cli.main import main as cli_main
+from faceclip_core.cli import main as cli_main
 from faceclip_core.encoders.sdxl.config import FaceCLIPConfig, tiny_config
 from faceclip_core.errors import CheckpointError
 from faceclip_core.encoders.sdxl.loader import load_encoder

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from faceclip_core.cli.main import main as cli_main
+from faceclip_core.cli import main as cli_main
 from faceclip_core.encoders.t5.checkpoint import read_facet5_state, t5_differences, t5xxl_to_release
 from faceclip_core.encoders.t5.config import T5_PREFIX
 from faceclip_core.encoders.t5.loader import load_facet5

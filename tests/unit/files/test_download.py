@@ -31,7 +31,7 @@ def test_failed_download_says_what_to_do(tmp_path):
 
 def test_download_cli_places_files_where_the_workflows_look(tmp_path, monkeypatch, capsys):
     from faceclip_core.files import download as download_module
-    from faceclip_core.cli.main import main as cli_main
+    from faceclip_core.cli import main as cli_main
 
     files = {f"{OFFICIAL_REPO}/model/face_clip_encoder.pt": b"encoder", f"{OFFICIAL_REPO}/model/unet.pt": b"unet"}
     with fake_hub(files) as endpoint:

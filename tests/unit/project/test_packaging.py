@@ -109,7 +109,7 @@ def test_wheel_holds_faceclip_core_and_its_data_files_only(wheel_file):
     assert data_files and data_files <= set(names)  # the BPE vocabulary, ID-EA's names, and whatever is added later
     assert not [name for name in names if name.endswith(".pyc")]
     entry_points = zipfile.ZipFile(wheel_file).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "faceclip = faceclip_core.cli.main:main" in entry_points
+    assert "faceclip = faceclip_core.cli:main" in entry_points
 
 
 @pytest.fixture(scope="module")
