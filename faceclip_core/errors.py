@@ -20,6 +20,6 @@ class ModelPackError(FaceCLIPError):
 
 
 class NoFaceError(FaceCLIPError):
-    """No face was found in an image that needs one."""
+    """No face was found in an image that needs one: a reference image, a photo to detect in, an ID-EA training photo."""
 
     exit_code = 3

@@ -7,8 +7,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..errors import UsageError
-from .errors import NoFaceInImage
+from ..errors import NoFaceError, UsageError
 from .interfaces import FaceEmbedder, LatentEncoder
 
 MIN_IMAGES = 2
@@ -44,12 +43,12 @@ def square_crop(image: torch.Tensor, resolution: int) -> torch.Tensor:
 
 
 def face_embeddings(images: Sequence[torch.Tensor], embedder: FaceEmbedder, labels: Sequence[str]) -> torch.Tensor:
-    """(N, 512) unit-length ArcFace embeddings; the first photo without a face raises NoFaceInImage naming it."""
+    """(N, 512) unit-length ArcFace embeddings; the first photo without a face raises NoFaceError naming it."""
     rows = []
     for image, label in zip(images, labels):
         embedding = embedder(image)
         if embedding is None:
-            raise NoFaceInImage(f"No face found in training photo {label}. Remove it, or replace it with a photo where "
+            raise NoFaceError(f"No face found in training photo {label}. Remove it, or replace it with a photo where "
                                 "the face is clearly visible, roughly frontal and at least about 32 px tall.")
         rows.append(F.normalize(torch.as_tensor(embedding, dtype=torch.float32).flatten(), dim=0))
     return torch.stack(rows)

@@ -4,12 +4,6 @@ from __future__ import annotations
 from ..errors import FaceCLIPError, UsageError
 
 
-class NoFaceInImage(UsageError):
-    """A training photo in which the face provider found no face (CLI exit code 3, as for every "no face")."""
-
-    exit_code = 3
-
-
 class BaseModelMismatch(UsageError):
     """Text encoders, conditioning or a saved state that belong to a different base model than expected."""
 

@@ -23,16 +23,18 @@ class DetectedFace:
     embedding: np.ndarray  # (D,) float ArcFace identity embedding (D = 512 for insightface packs)
 
 
-class FaceAnalyzer(Protocol):
+class DetectsFaces(Protocol):
+    """Any detector + aligner + recogniser: what data preparation and validation need of a face analyser."""
+
     def detect(self, image: np.ndarray) -> Sequence[DetectedFace]:
         """All faces in `image` ((H, W, 3) uint8 RGB), each aligned and embedded."""
         ...
 
 
 def build_analyzer(spec: str | None, models_dir: str | Path | None, pack: str = "antelopev2",
-                   providers: str = "auto") -> FaceAnalyzer:
-    """The pack's insightface-style FaceAnalyzer on `models_dir`/insightface/models/`pack`, or, with `spec` =
-    "MODULE:FACTORY", whatever factory() returns (an object with detect(image) -> faces)."""
+                   providers: str = "auto") -> DetectsFaces:
+    """The pack's insightface-style analyser (faceclip_core.face.FaceAnalyzer) on `models_dir`/insightface/models/`pack`,
+    or, with `spec` = "MODULE:FACTORY", whatever factory() returns (an object with detect(image) -> faces)."""
     if not spec:
         if not models_dir:
             raise UsageError("A face analyser is needed: give --models-dir (in a run config: validate.models_dir), the "

@@ -19,7 +19,7 @@ import torch
 
 from ..face.similarity import id_similarity
 from .config import ValidateSection
-from .face_analysis import FaceAnalyzer
+from .face_analysis import DetectsFaces
 from .images import chw, decode
 from .shards import ShardInfo, iter_samples
 
@@ -70,7 +70,7 @@ def generate(objective, crop: torch.Tensor, prompt: str, cfg: ValidateSection, h
     return ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
-def face_embedding(analyzer: FaceAnalyzer, image: np.ndarray) -> np.ndarray | None:
+def face_embedding(analyzer: DetectsFaces, image: np.ndarray) -> np.ndarray | None:
     """The largest detected face's embedding, or None when the image has no face."""
     faces = analyzer.detect(image)
     if not faces:
@@ -83,7 +83,7 @@ class GenerationValidator:
     """Scores the current stage-2 objective: val/id_sim (NaN when no generated image has a face), val/face_found,
     and with a CLIP scorer val/clip_score (the mean over images)."""
 
-    def __init__(self, shards: list[ShardInfo], cfg: ValidateSection, resolution: int, analyzer: FaceAnalyzer,
+    def __init__(self, shards: list[ShardInfo], cfg: ValidateSection, resolution: int, analyzer: DetectsFaces,
                  clip: Callable[[list[np.ndarray], list[str]], list[float]] | None = None):
         self.cfg, self.resolution = cfg, resolution
         self.references = held_out_references(shards, cfg.identities)

@@ -19,7 +19,7 @@ import numpy as np
 from ..files.atomic import atomic_path, write_text
 from ..errors import UsageError
 from ..face.images import load_image_file
-from .face_analysis import DetectedFace, FaceAnalyzer
+from .face_analysis import DetectedFace, DetectsFaces
 from .shards import ShardWriter
 
 CROP_SIZE = 448
@@ -116,7 +116,7 @@ def _sample(image: np.ndarray, face: DetectedFace, entry: Entry, identity: str) 
 
 
 def prepare(
-    images: Path, out: Path, analyzer: FaceAnalyzer, options: PrepareOptions, manifest: Path | None = None
+    images: Path, out: Path, analyzer: DetectsFaces, options: PrepareOptions, manifest: Path | None = None
 ) -> dict[str, object]:
     """Filter, align and shard every photo under `images` into `out/train` (and `out/val`); returns the report."""
     images, out = Path(images), Path(out)

@@ -5,12 +5,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from faceclip_core.errors import CheckpointError, UsageError
+from faceclip_core.errors import CheckpointError, NoFaceError, UsageError
 from faceclip_core.idea import (AnchorBank, IDEATrainer, TrainConfig, load_idea_weights,
                                 load_names, prepare_training_set, save_training_result)
 from faceclip_core.idea.adapter import IDAdapter
 from faceclip_core.idea.enhancer import IDEnhancer
-from faceclip_core.idea.errors import BaseModelMismatch, NoFaceInImage
+from faceclip_core.idea.errors import BaseModelMismatch
 from idea_stand_ins import (SDXL_WIDTHS, SETTINGS, TINY_CONFIG, ColourFaceEmbedder, TinyPromptEncoder, make_models,  # noqa: F401
                             make_photos, make_trainer, sdxl_width_result, single_thread)
 
@@ -81,7 +81,7 @@ def test_embedding_file_given_as_weights_says_which_file_to_pick(tmp_path):
 def test_a_photo_without_a_face_is_named():
     photos = make_photos(3)
     photos[1] = torch.zeros_like(photos[1])
-    with pytest.raises(NoFaceInImage, match=r"photo #1 of 3\. Remove it"):
+    with pytest.raises(NoFaceError, match=r"photo #1 of 3\. Remove it"):
         prepare_training_set(photos, ColourFaceEmbedder(), make_models()[2], 32)
 
 
