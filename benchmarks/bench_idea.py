@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"
 
 from faceclip_core.idea import AnchorBank, IDEAConfig, IDEATrainer, TrainConfig, load_names, prepare_training_set  # noqa: E402
 from faceclip_core.idea.adapter import IDAdapter  # noqa: E402
-from faceclip_core.idea.checkpointing import gradient_checkpointing  # noqa: E402
+from faceclip_core.idea.gradient_checkpointing import gradient_checkpointing  # noqa: E402
 from faceclip_core.idea.enhancer import IDEnhancer  # noqa: E402
 
 IDEA_STEPS, IDEA_BATCH = 320, 8

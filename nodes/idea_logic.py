@@ -13,9 +13,10 @@ from typing import Any, Sequence
 import torch
 
 from faceclip_core.idea import (PLACEHOLDER, AnchorBank, IDEAConfig, IDEATrainer, TrainConfig, analyzer_face_embedder,
-                                base_model_fingerprint, checkpointing, load_idea_weights, load_names, prepare_training_set,
+                                base_model_fingerprint, load_idea_weights, load_names, prepare_training_set,
                                 save_training_result)
 from faceclip_core.idea.errors import TrainingCancelled
+from faceclip_core.idea.gradient_checkpointing import gradient_checkpointing as checkpointed
 from faceclip_core.idea.files import WEIGHTS_SUFFIX, IDEAWeights, output_paths, state_path
 
 from . import host
@@ -226,7 +227,7 @@ def train_identity(images: torch.Tensor, face_analyzer: Any, model: Any, clip: A
                               settings, denoiser.device, fingerprint)
         layers = unet_layers(denoiser.base.diffusion_model) if gradient_checkpointing else []
         try:
-            with checkpointing.gradient_checkpointing(layers), closing(TrainingProgress(name, settings.steps)) as progress:
+            with checkpointed(layers), closing(TrainingProgress(name, settings.steps)) as progress:
                 result = trainer.run(state, progress, progress.should_stop)
         except TrainingCancelled as stopped:
             logging.info("ID-EA Train: %s", stopped)  # how to resume; the UI itself shows "interrupted"

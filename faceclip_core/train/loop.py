@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from . import checkpoints, parallel
+from . import parallel, training_state
 from .config import OptimSection, RunSection
 from .distributed import Dist, mean_over_processes
 from .extras import require
@@ -117,14 +117,14 @@ def train(
     optimizer = build_optimizer(objective, optim)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, optim, run.steps))
     step, position = 0, Position()
-    resume_from = checkpoints.latest(out / "checkpoints")
+    resume_from = training_state.latest(out / "checkpoints")
     if resume_from is not None:
         state = engine.load(resume_from, objective, optimizer)
         scheduler.load_state_dict(state["scheduler"])
         step, position = state["step"], Position(**state["position"])
-        rng = checkpoints.load_rng(resume_from, ctx.rank)
+        rng = training_state.load_rng(resume_from, ctx.rank)
         if rng is not None:
-            checkpoints.set_rng_state(rng)
+            training_state.set_rng_state(rng)
     autocast = (torch.autocast(ctx.device.type, dtype=AUTOCAST[run.precision])
                 if ctx.device.type == "cuda" and run.precision in AUTOCAST else contextlib.nullcontext())
     trainable = [p for p in objective.parameters() if p.requires_grad]

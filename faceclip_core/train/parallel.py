@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from . import checkpoints
+from . import training_state
 from .distributed import Dist
 
 SHARDED_DIR = "sharded"
@@ -52,11 +52,11 @@ class Replicated:
              keep: int) -> None:
         keys = objective.resume_keys()
         weights = {k: v.detach().cpu() for k, v in objective.state_dict().items() if k in keys}
-        checkpoints.save(folder, step, {**meta, "weights": weights, "optimizer": optimizer.state_dict()}, self.ctx.rank, keep)
+        training_state.save(folder, step, {**meta, "weights": weights, "optimizer": optimizer.state_dict()}, self.ctx.rank, keep)
 
     def load(self, path: Path, objective: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
         """Restore the trained weights (and the optimiser, unless None); returns state.pt (step, scheduler, position)."""
-        state = checkpoints.load_state(path, self.name)
+        state = training_state.load_state(path, self.name)
         missing = objective.resume_keys() - set(state["weights"])
         if missing:
             raise_other_config(path, missing)
@@ -151,13 +151,13 @@ class Sharded(Replicated):
             with one_process_is_meant():
                 dcp.save(states, checkpoint_id=tmp / SHARDED_DIR, no_dist=self.ctx.world == 1)
 
-        checkpoints.save(folder, step, {**meta, "parallel": self.name}, self.ctx.rank, keep, write_shards=write)
+        training_state.save(folder, step, {**meta, "parallel": self.name}, self.ctx.rank, keep, write_shards=write)
 
     def load(self, path: Path, objective: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
         import torch.distributed.checkpoint as dcp
         from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict, set_state_dict
 
-        state = checkpoints.load_state(path, self.name)
+        state = training_state.load_state(path, self.name)
         states = self._states(objective, optimizer)  # the layout to fill: this run's own sharding
         stored = set(dcp.FileSystemReader(path / SHARDED_DIR).read_metadata().state_dict_metadata)
         missing = {k for k in objective.resume_keys() if f"weights.{k}" not in stored}

@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 import torch
 
 from ..files.atomic import write_text
-from . import checkpoints, distributed, parallel
+from . import distributed, parallel, training_state
 from .config import Stage1Config, Stage2Config, to_dict
 from .distributed import Dist
 from ..errors import UsageError
@@ -115,7 +115,7 @@ def validate_stage2(cfg: Stage2Config) -> dict[str, float]:
         engine = parallel.engine(cfg.run.parallel, ctx, cfg.run.precision)
         validator = generation_validator(cfg)
         objective = build_stage2(cfg).to(ctx.device).eval()
-        latest, step = checkpoints.latest(Path(cfg.run.out) / "checkpoints"), 0
+        latest, step = training_state.latest(Path(cfg.run.out) / "checkpoints"), 0
         if latest is not None:
             step = engine.load(latest, objective, None)["step"]
         scores = validator(objective)

@@ -138,19 +138,19 @@ def test_a_truncated_idea_state_says_to_delete_it(tmp_path):
 
 
 def test_a_damaged_training_checkpoint_is_named(tmp_path):
-    from faceclip_core.train import checkpoints
+    from faceclip_core.train import training_state
 
     folder = tmp_path / "step-0000010"
     folder.mkdir()
-    (folder / checkpoints.STATE_FILE).write_bytes(b"PK\x03\x04 cut short")
-    with pytest.raises(CheckpointError, match=f"{folder / checkpoints.STATE_FILE}: cannot be read as a training state.*Delete {folder}"):
-        checkpoints.load_state(folder, "ddp")
-    torch.save({"step": 10, "scheduler": {}, "position": {}, "weights": {}}, folder / checkpoints.STATE_FILE)
+    (folder / training_state.STATE_FILE).write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(CheckpointError, match=f"{folder / training_state.STATE_FILE}: cannot be read as a training state.*Delete {folder}"):
+        training_state.load_state(folder, "ddp")
+    torch.save({"step": 10, "scheduler": {}, "position": {}, "weights": {}}, folder / training_state.STATE_FILE)
     with pytest.raises(CheckpointError, match="field 'optimizer' of the training state is missing"):
-        checkpoints.load_state(folder, "ddp")
+        training_state.load_state(folder, "ddp")
     (folder / "rng-0.pt").write_bytes(b"PK\x03\x04 cut short")
     with pytest.raises(CheckpointError, match="rng-0.pt: cannot be read as a training state"):
-        checkpoints.load_rng(folder, 0)
+        training_state.load_rng(folder, 0)
 
 
 @pytest.mark.parametrize("strength", [float("nan"), float("inf"), "1"])

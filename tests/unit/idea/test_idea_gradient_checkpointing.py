@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from faceclip_core.idea.checkpointing import gradient_checkpointing
+from faceclip_core.idea.gradient_checkpointing import gradient_checkpointing
 
 
 class Block(torch.nn.Module):
