@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
 
-    import assets  # tests/assets.py: the photos, and the test pack when no models dir is given
+    import assets  # tests/support/assets.py: the photos, and the test pack when no models dir is given
 
     photo = assets.resized(assets.astronaut(), 2.0)  # 1024 x 1024, one face
     with tempfile.TemporaryDirectory() as scratch:

@@ -1,4 +1,9 @@
-"""Session-scoped face-analysis fixtures: a real detector pack and real photos, built once per test run."""
+"""Session-scoped face-analysis fixtures: a real detector pack and real photos, built once per test run.
+
+The tests: support/ (tiny models, fakes, assets, stand-ins; on sys.path from here, so tests, benchmarks and scripts
+import them by module name), unit/<area>/ (no host needed), host/ (a real ComfyUI, with COMFYUI_PATH), parity/
+(the official FaceCLIP code, with FACECLIP_OFFICIAL_PATH).
+"""
 from __future__ import annotations
 
 import sys

@@ -32,7 +32,7 @@ def comfy_path() -> Path:
 @pytest.fixture(scope="session")
 def comfy_server(comfy_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyServer]:
     """One headless CPU host for the whole session, this pack installed, every tiny model of
-    tests/make_tiny_models.py in its models folder (file names: that script's constants)."""
+    tests/support/make_tiny_models.py in its models folder (file names: that script's constants)."""
     base_dir = tmp_path_factory.mktemp("comfy-host")
     write_tiny_models(base_dir / "models")
     with start_comfy_server(comfy_path, base_dir) as server:

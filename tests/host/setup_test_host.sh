@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Makes the Python environment that the real-host tests (tests/test_host_harness.py and later host
+# Makes the Python environment that the real-host tests (tests/host/test_host_harness.py and later host
 # tests) run ComfyUI in. Not run by CI; fetches no source itself.
 #
 # Usage: tests/host/setup_test_host.sh COMFYUI_CHECKOUT [VENV_DIR]
 #        (VENV_DIR defaults to comfyui-faceclip-host-venv in the system temp folder, $TMPDIR or /tmp)
-# Then:  COMFYUI_PATH=COMFYUI_CHECKOUT VENV_DIR/bin/python -m pytest -q tests/test_host_*.py
+# Then:  COMFYUI_PATH=COMFYUI_CHECKOUT VENV_DIR/bin/python -m pytest -q tests/host/
 set -euo pipefail
 
 comfy_dir="$(cd "${1:?usage: $0 COMFYUI_CHECKOUT [VENV_DIR]}" && pwd)"

@@ -1,7 +1,7 @@
 """The V3 node declarations, read without a host (comfy_api from COMFYUI_PATH's checkout; skipped without one).
 
 What saved workflows depend on stays as it was before the move to V3: node ids, display names, and the widget
-and link order that tests/workflow_format.py writes (a UI workflow stores widget values by position).
+and link order that tests/support/workflow_format.py writes (a UI workflow stores widget values by position).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def pack_nodes_package_is_importable() -> None:
     loaded = sys.modules.get("nodes")
     if loaded is not None and not hasattr(loaded, "__path__"):
         pytest.skip("ComfyUI's nodes.py was imported into this pytest process by an in-process host test and hides "
-                    "this pack's `nodes` package: run tests/test_node_schemas.py in a pytest process of its own")
+                    "this pack's `nodes` package: run tests/host/test_node_schemas.py in a pytest process of its own")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_every_input_and_output_says_what_it_is(schemas):
 
 def test_saved_workflows_see_the_same_widgets_links_and_outputs(schemas):
     for node_id, (node, _) in schemas.items():
-        assert node_id in PACK_NODES, f"{node_id}: add its widgets, links and outputs to PACK_NODES in tests/workflow_format.py"
+        assert node_id in PACK_NODES, f"{node_id}: add its widgets, links and outputs to PACK_NODES in tests/support/workflow_format.py"
         assert schema_spec(node) == {key: [tuple(x) if isinstance(x, list) else x for x in value]
                                      for key, value in PACK_NODES[node_id].items()}, node_id
 

@@ -7,7 +7,7 @@ official wrapper's state dict, bf16) and OUT_DIR/reference.safetensors (the offi
 for the cases in CASES, each row computed as the official pipeline calls it: one face, one prompt.
 
 Nothing of the official code is copied here: it is imported from the checkout and built at reduced
-widths and depths with its own classes (the sizes of tests/tiny_facet5.py). Its hub downloads are
+widths and depths with its own classes (the sizes of tests/support/tiny_facet5.py). Its hub downloads are
 replaced: the T5 tokenizer is transformers' T5TokenizerFast on FLUX's tokenizer.json (the file this
 package carries), the CLIP tokenizer transformers' CLIPTokenizer on OpenAI CLIP's BPE. omegaconf,
 peft, timm and diffusers are stubbed (the encoder's forward needs none of them); transformers (for

@@ -6,7 +6,7 @@ Run it in an environment with the official pin, transformers==4.45.2 (+ tokenize
 ftfy). FLUX_TOKENIZERS_DIR holds FLUX.1-dev's `tokenizer/` and `tokenizer_2/` folders. The tokenizers are
 loaded and called exactly as the official FaceT5FluxWrapper does (CLIPTokenizer for tokenizer/,
 AutoTokenizer for tokenizer_2/, max_length = model_max_length, padding="max_length", truncation=True).
-tests/test_facet5_tokenizers.py compares our tokenizers with the recorded ids (tests/parity/facet5_tokenization.json).
+tests/unit/encoders/test_facet5_tokenizers.py compares our tokenizers with the recorded ids (tests/parity/facet5_tokenization.json).
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 
 Writes OUT_DIR/face_clip_encoder.pt (random weights in the released format: 16-bit values, keys with a
 'model.' prefix) and OUT_DIR/reference.safetensors (the official outputs, fp32) for the cases in
-CASES. tests/test_official_parity.py compares our encoder with these numbers.
+CASES. tests/parity/test_official_parity.py compares our encoder with these numbers.
 
 Nothing of the official code is copied here: it is imported from the checkout. Its download steps are
 replaced by stubs (MetaCLIP weights, the SDXL tokenizer it never uses), and so are timm, torchvision,

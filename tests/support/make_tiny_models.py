@@ -10,13 +10,13 @@ Files written under DIR (a host's `models/` folder), by part; the workflows' fil
     faceclip         faceclip/face_clip_encoder.pt                 FaceCLIP Loader: SDXL widths, few layers
     insightface      insightface/models/antelopev2/*.onnx          InsightFace Loader: real detector, stand-in recogniser
     sdxl_checkpoint  checkpoints/sd_xl_base_1.0.safetensors        CheckpointLoaderSimple: the parts above in one
-                                                                   file, sparse (see tests/tiny_checkpoint.py)
+                                                                   file, sparse (see tests/support/tiny_checkpoint.py)
     flux_dit         diffusion_models/faceclip_flux_dit.pt         UNETLoader: FLUX.1-dev in diffusers layout, as the
                                                                    release's dit.pt; full widths, 1+1 blocks, compact
     flux_vae         vae/ae.safetensors                            VAELoader: full-size FLUX autoencoder, random
     facet5           faceclip/face_t5_encoder.pt                   FaceT5 Loader: FLUX's widths (T5 4096, CLIP-L
-                                                                   768), few layers (see tests/tiny_facet5.py)
-Sizes and why some parts cannot be small: see tests/tiny_sdxl.py and tests/tiny_flux.py. Each part is one function
+                                                                   768), few layers (see tests/support/tiny_facet5.py)
+Sizes and why some parts cannot be small: see tests/support/tiny_sdxl.py and tests/support/tiny_flux.py. Each part is one function
 `write_<part>(models_dir) -> list[Path]`, listed in PARTS; add a part by adding one.
 """
 from __future__ import annotations
@@ -97,7 +97,7 @@ def write_flux_dit(models_dir: Path) -> list[Path]:
     import tiny_flux
 
     path = _target(models_dir, FLUX_DIT)
-    # 0.55 B parameters in a few MB: compact tensors (see tests/tiny_sdxl.py), bf16 as the release
+    # 0.55 B parameters in a few MB: compact tensors (see tests/support/tiny_sdxl.py), bf16 as the release
     torch.save(tiny_sdxl.random_state_dict(tiny_flux.dit_shapes(), dtype=torch.bfloat16, seed=6, compact=True), path)
     return [path]
 
@@ -116,7 +116,7 @@ def write_facet5(models_dir: Path) -> list[Path]:
     path = _target(models_dir, FACET5_ENCODER)
     # the context and pooled widths FLUX's transformer takes (0.34 B parameters with one fuser layer), saved as the
     # release (torch.save, bf16); the big matrices (T5's 32128-row embedding, the fuser's 4096-wide attention) as
-    # compact tensors (see tests/tiny_sdxl.py), so the file has a few MB instead of 670
+    # compact tensors (see tests/support/tiny_sdxl.py), so the file has a few MB instead of 670
     state = random_facet5_state(tiny_facet5_config(d_model=4096, clip_width=768, fuser_layers=1), seed=8)
     generator = torch.Generator().manual_seed(8)
     torch.save({k: tiny_sdxl.compact_like(v, torch.bfloat16, generator) if v.numel() > 1 << 22

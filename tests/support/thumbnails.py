@@ -1,6 +1,6 @@
 """Template thumbnails from the browser test's screenshots: example_workflows/NAME.jpg for each NAME.png.
 
-    FACECLIP_SCREENSHOTS=/tmp/shots ... pytest tests/test_host_browser.py   # the screenshots
+    FACECLIP_SCREENSHOTS=/tmp/shots ... pytest tests/host/test_host_browser.py   # the screenshots
     python tests/support/thumbnails.py /tmp/shots                                  # the thumbnails
 """
 from __future__ import annotations

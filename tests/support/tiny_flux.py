@@ -1,8 +1,8 @@
 """Random FLUX.1-dev parts in the key layouts the release and ComfyUI use, for tests that run a real host.
 
 Layouts are written out here (no diffusers or host import), so `make_tiny_models.py` runs in the host's
-venv too; tests/test_tiny_flux.py checks the transformer key for key against diffusers' own
-FluxTransformer2DModel, tests/test_host_facet5.py checks both parts against the host's modules.
+venv too; tests/unit/project/test_tiny_flux.py checks the transformer key for key against diffusers' own
+FluxTransformer2DModel, tests/host/test_host_facet5.py checks both parts against the host's modules.
 
 What the host allows to be small (ComfyUI, October 2025):
 - Transformer: the host detects FLUX from `double_blocks.0.img_attn.norm.key_norm.scale` and

@@ -1,7 +1,7 @@
 """Random SDXL parts in the key layouts ComfyUI loads, for tests that run a real host.
 
 Layouts are written out here (no host import), so unit tests and `make_tiny_models.py` work without
-ComfyUI; `tests/test_host_harness.py` checks them key for key against the host's own modules.
+ComfyUI; `tests/host/test_host_harness.py` checks them key for key against the host's own modules.
 
 What the host allows to be small (ComfyUI, October 2025):
 - UNet (native layout): the host detects SDXL from model_channels 320, linear transformer

@@ -5,7 +5,7 @@ with positions, link inputs and `widgets_values`; API format (`example_workflows
 `POST /prompt` takes) maps node ids to `class_type` and named inputs. `ui_to_api` converts the first
 into the second from each node's input declaration, so a test can prove the two files agree.
 
-    python tests/workflow_format.py      # (re)writes the example workflows in both formats
+    python tests/support/workflow_format.py      # (re)writes the example workflows in both formats
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ CORE_NODES: dict[str, dict[str, list]] = {
                           "outputs": [("MODEL", "MODEL")]},
 }
 # This pack's nodes as saved workflows see them. A UI workflow stores widget values by position, so a widget
-# renamed, added in the middle or reordered would shift every saved value: tests/test_nodes.py checks that the
+# renamed, added in the middle or reordered would shift every saved value: tests/unit/nodes/test_nodes.py checks that the
 # V3 schemas declare exactly this (where comfy_api can be imported), and the builder writes from it.
 PACK_NODES: dict[str, dict[str, list]] = {
     "FaceCLIPLoader": {"inputs": [], "widgets": ["encoder_name", "dtype"], "outputs": [("FACECLIP", "FACECLIP")]},
@@ -78,7 +78,7 @@ WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}  # and lists (V1 c
 UI_ONLY_WIDGETS = {"control_after_generate": "fixed", "upload": "image"}
 
 # The room each node gets, (width, height) of its body: at least what frontend 1.27.10 draws it with (measured
-# in tests/test_host_browser.py, which also checks that no drawn node overlaps another), with room for the image
+# in tests/host/test_host_browser.py, which also checks that no drawn node overlaps another), with room for the image
 # that Load Image, Save Image and Preview Image show and the text Preview Any shows.
 NODE_SIZES: dict[str, tuple[int, int]] = {
     "UNETLoader": (300, 82), "VAELoader": (300, 58), "CheckpointLoaderSimple": (300, 98), "CLIPTextEncode": (400, 200),
@@ -193,7 +193,7 @@ class Graph:
                 "links": self.links, "groups": [], "config": {}, "extra": {}, "version": 0.4}
 
 
-# File names: README's models table; tests/make_tiny_models.py writes tiny models under the same names.
+# File names: README's models table; tests/support/make_tiny_models.py writes tiny models under the same names.
 UNET, VAE, ENCODER, FACE_IMAGE = "faceclip_unet.pt", "sdxl_vae.safetensors", "face_clip_encoder.pt", "faceclip_reference.png"
 NEGATIVE = ("nude, worst quality, low quality, normal quality, nsfw, abstract, glitch, deformed, mutated, ugly, "
             "disfigured, text, watermark, bad hands, error, jpeg artifacts, blurry, missing fingers, poorly drawn face")

@@ -1,7 +1,7 @@
 """FaceT5 nodes without a host: the FLUX conditioning they build, the dtype choice, the declarations.
 
 The host's model management is replaced by a stand-in that records what the node asks of it (the real host path:
-tests/test_host_facet5.py). The encoder is a real tiny FaceT5 (tests/tiny_facet5.py); its widths are not FLUX's,
+tests/host/test_host_facet5.py). The encoder is a real tiny FaceT5 (tests/support/tiny_facet5.py); its widths are not FLUX's,
 so the tests that compare rows lower the widths the node checks to the tiny ones.
 """
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The node-side logic and input checks, which need no host (declarations: test_node_schemas.py; the host path:
-tests/test_host_faceclip.py)."""
+tests/host/test_host_faceclip.py)."""
 from __future__ import annotations
 
 import sys

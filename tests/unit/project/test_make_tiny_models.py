@@ -1,4 +1,4 @@
-"""tests/make_tiny_models.py leaves nothing behind when a part fails (README's command itself: tests/test_docs_commands.py)."""
+"""tests/support/make_tiny_models.py leaves nothing behind when a part fails (README's command itself: tests/unit/project/test_docs_commands.py)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,6 +1,6 @@
 """The tiny FLUX files are what the release and the host's loaders read: diffusers' key layout for the
 transformer (as `dit.pt`), the LDM layout with a 16-channel latent for the VAE (as `ae.safetensors`).
-The host side of the check: tests/test_host_facet5.py."""
+The host side of the check: tests/host/test_host_facet5.py."""
 from __future__ import annotations
 
 from pathlib import Path

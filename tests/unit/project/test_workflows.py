@@ -30,7 +30,7 @@ def test_api_format_is_the_ui_format_converted(path):
 
 @pytest.mark.parametrize("name", sorted(WORKFLOWS))
 def test_faceclip_workflows_are_what_the_builder_writes(name):
-    # edit tests/workflow_format.py and run it, rather than the JSON by hand
+    # edit tests/support/workflow_format.py and run it, rather than the JSON by hand
     assert load(ROOT / "example_workflows" / f"{name}.json") == WORKFLOWS[name]().ui()
 
 
@@ -93,6 +93,6 @@ def test_screenshots_become_small_jpeg_thumbnails(tmp_path):
 
 @pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.stem)
 def test_every_template_has_a_small_thumbnail(path):
-    # a screenshot of the template in the real frontend (tests/test_host_browser.py, tests/thumbnails.py)
+    # a screenshot of the template in the real frontend (tests/host/test_host_browser.py, tests/support/thumbnails.py)
     thumbnail = path.with_suffix(".jpg")
     assert thumbnail.is_file() and thumbnail.stat().st_size < 200_000
