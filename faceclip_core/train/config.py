@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..architecture import read_dataclass
 from ..errors import UsageError
 
 if TYPE_CHECKING:
@@ -210,33 +211,35 @@ def _convert(value: Any, kind: Any, where: str) -> Any:
     return value
 
 
-def from_dict(cls: type[Config], data: dict[str, Any], where: str = "", base: Path | None = None) -> Config:
-    """Build dataclass `cls` from nested dicts; checks key names, types, choices; resolves relative paths."""
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}
-    for key in data:
-        if key not in fields:
-            name = f"{where}.{key}" if where else key
-            raise UsageError(f"Unknown config key '{name}'.{_did_you_mean(key, fields)} Valid keys here: {', '.join(sorted(fields))}.")
-    defaults = cls()
-    values: dict[str, Any] = {}
-    for key in fields:
-        name, kind = (f"{where}.{key}" if where else key), hints[key]
-        if dataclasses.is_dataclass(kind):
-            section = data.get(key, {})
-            if not isinstance(section, dict):
-                raise UsageError(f"'{name}' must be a table ([{name}]), got {section!r}.")
-            # a section's own defaults (e.g. stage 2's lower lr) are the base its keys override
-            values[key] = from_dict(type(getattr(defaults, key)), {**_shallow(getattr(defaults, key)), **section}, name, base)
-            continue
-        value = _convert(data[key], kind, f"'{name}'") if key in data else getattr(defaults, key)
+@dataclasses.dataclass(frozen=True)
+class _RunConfigRules:
+    """How a run config's TOML is read (architecture.read_dataclass): UsageErrors with a did-you-mean, every value
+    checked (defaults too), relative paths resolved against `base`, the config file's folder."""
+
+    base: Path | None
+
+    def not_a_table(self, field: str, value: Any) -> Exception:
+        return UsageError(f"'{field}' must be a table ([{field}]), got {value!r}.")
+
+    def unknown_keys(self, where: str, unknown: list[str], cls: type, fields: list[str]) -> Exception:
+        key = unknown[0]
+        name = f"{where}.{key}" if where else key
+        return UsageError(f"Unknown config key '{name}'.{_did_you_mean(key, fields)} Valid keys here: {', '.join(sorted(fields))}.")
+
+    def value(self, key: str, value: Any, kind: Any, field: str, given: bool) -> Any:
+        if given:
+            value = _convert(value, kind, f"'{field}'")
         if key in CHOICES and value not in CHOICES[key]:
-            raise UsageError(f"'{name}' = {value!r} is not one of {', '.join(CHOICES[key])}.{_did_you_mean(str(value), CHOICES[key])}")
-        _check_range(key, value, name)
-        if key in PATH_KEYS and value and base is not None and "://" not in value:
-            value = str((base / value).resolve())
-        values[key] = value
-    return cls(**values)
+            raise UsageError(f"'{field}' = {value!r} is not one of {', '.join(CHOICES[key])}.{_did_you_mean(str(value), CHOICES[key])}")
+        _check_range(key, value, field)
+        if key in PATH_KEYS and value and self.base is not None and "://" not in value:
+            value = str((self.base / value).resolve())
+        return value
+
+
+def from_dict(cls: type[Config], data: dict[str, Any], base: Path | None = None) -> Config:
+    """Build dataclass `cls` from nested dicts; checks key names, types, choices; resolves relative paths."""
+    return read_dataclass(cls, data, _RunConfigRules(base), defaults=cls())
 
 
 def _check_range(key: str, value: Any, name: str) -> None:
@@ -254,10 +257,6 @@ def _check_range(key: str, value: Any, name: str) -> None:
         allowed = f"above {low}" if key in EXCLUSIVE_LOW else f"at least {low}"
         allowed += f" and at most {high}" if high is not None else ""
         raise UsageError(f"'{name}' = {value!r} must be {allowed}.")
-
-
-def _shallow(section: Any) -> dict[str, Any]:
-    return {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
 
 
 def load_config(path: str | Path, cls: type[Config]) -> Config:
