@@ -39,13 +39,6 @@ def register_model_folder() -> None:
     )
 
 
-def folder_files(folder: str) -> list[str]:
-    """A models folder's files; none outside a host, or before the pack has registered the folder."""
-    folder_paths = host.folder_paths()
-    registered = folder_paths is not None and folder in folder_paths.folder_names_and_paths
-    return folder_paths.get_filename_list(folder) if registered else []
-
-
 class EncoderModel:
     """A FACECLIP or FACET5 value: the encoder wrapped in a ModelPatcher, so the host loads it to the GPU when used,
     offloads it after, and streams its weights layer by layer in low-VRAM mode."""

@@ -14,7 +14,8 @@ from faceclip_core.face import Face
 from faceclip_core.files.download import OFFICIAL_FILES, OFFICIAL_REPO, download_official
 from faceclip_core.files.dtypes import torch_dtype
 
-from .encoder_logic import MODEL_FOLDER, EncoderModel, check_conditioning, compute_dtype, encode_prompts, folder_files
+from . import host
+from .encoder_logic import MODEL_FOLDER, EncoderModel, check_conditioning, compute_dtype, encode_prompts
 
 ENCODER_FILE = "face_clip_encoder.pt"
 DOWNLOAD_CHOICE = f"download {ENCODER_FILE} from {OFFICIAL_REPO} ({OFFICIAL_FILES[ENCODER_FILE][1]})"
@@ -22,7 +23,7 @@ MAX_RESOLUTION = 16384
 
 
 def encoder_choices() -> list[str]:
-    files = folder_files(MODEL_FOLDER)
+    files = host.folder_files(MODEL_FOLDER)
     return files + ([DOWNLOAD_CHOICE] if not any(Path(f).name == ENCODER_FILE for f in files) else [])
 
 

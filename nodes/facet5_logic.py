@@ -15,7 +15,8 @@ from faceclip_core.errors import UsageError
 from faceclip_core.face import Face
 from faceclip_core.files.dtypes import DTYPE_NAMES, FP8_NAMES, torch_dtype
 
-from .encoder_logic import MODEL_FOLDER, EncoderModel, check_conditioning, compute_dtype, encode_prompts, folder_files
+from . import host
+from .encoder_logic import MODEL_FOLDER, EncoderModel, check_conditioning, compute_dtype, encode_prompts
 
 FACET5_FILE = "face_t5_encoder.pt"
 T5_FOLDER = "text_encoders"  # where FLUX users keep t5xxl_fp16 / t5xxl_fp8_e4m3fn
@@ -29,11 +30,11 @@ FP8 = tuple(torch_dtype(name) for name in FP8_NAMES)
 
 def encoder_choices() -> list[str]:
     """The files of models/faceclip (FaceT5 sits beside FaceCLIP-SDXL: the release ships both in model/)."""
-    return folder_files(MODEL_FOLDER)
+    return host.folder_files(MODEL_FOLDER)
 
 
 def t5_choices() -> list[str]:
-    return [T5_FROM_FILE, *folder_files(T5_FOLDER)]
+    return [T5_FROM_FILE, *host.folder_files(T5_FOLDER)]
 
 
 def storage_dtype(choice: str, device: torch.device) -> torch.dtype:

@@ -1,4 +1,4 @@
-"""What nodes need from the host before any node is declared: its version, and its folder table.
+"""What nodes need from the host before any node is declared: its version, and its folder table (folder_files).
 
 Declarations must also work where there is no host, as in unit tests and workflow tools; there the dropdowns fall
 back to their fixed entries.
@@ -18,6 +18,13 @@ def folder_paths() -> ModuleType | None:
     except ImportError:
         return None
     return module
+
+
+def folder_files(folder: str) -> list[str]:
+    """A models folder's files; none outside a host, or before the pack has registered the folder."""
+    table = folder_paths()
+    registered = table is not None and folder in table.folder_names_and_paths
+    return table.get_filename_list(folder) if registered else []
 
 
 def version_tuple(text: str) -> tuple[int, ...]:

@@ -244,9 +244,7 @@ def preview_lines(preview_prompts: str, preview_steps: int) -> list[str]:
 
 def idea_files() -> list[str]:
     """The ID-EA files in the host's embeddings folders (empty outside a host)."""
-    folder_paths = host.folder_paths()
-    names = folder_paths.get_filename_list("embeddings") if folder_paths else []
-    return [f for f in names if f.endswith(WEIGHTS_SUFFIX)]
+    return [f for f in host.folder_files("embeddings") if f.endswith(WEIGHTS_SUFFIX)]
 
 
 def idea_file_path(idea_file: str) -> Path:
