@@ -32,6 +32,7 @@ class RunResult:
     outputs: dict[str, dict] = field(default_factory=dict)
     error: str = ""  # the node's own message for execution_error, the host's validation text for rejected
     node_type: str = ""  # the failing node's class, where the host names one
+    exception_type: str = ""  # for execution_error: the exception's class, with its module unless a builtin
 
 
 class ComfyServer:
@@ -128,7 +129,8 @@ def _result_from_history(entry: dict[str, Any]) -> RunResult:
     for event, data in entry["status"].get("messages", []):
         if event == "execution_error":
             return RunResult(status="execution_error", outputs=entry.get("outputs", {}),
-                             error=data.get("exception_message", ""), node_type=data.get("node_type", ""))
+                             error=data.get("exception_message", ""), node_type=data.get("node_type", ""),
+                             exception_type=data.get("exception_type", ""))
         if event == "execution_interrupted":
             return RunResult(status="interrupted", outputs=entry.get("outputs", {}), node_type=data.get("node_type", ""))
     return RunResult(status="success", outputs=entry.get("outputs", {}))
