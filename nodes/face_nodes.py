@@ -6,6 +6,7 @@ from comfy_api.v0_0_2 import io
 
 from faceclip_core.face import DEFAULT_PACK, FaceAnalyzer
 
+from .checked_node import CheckedNode
 from .checks import require, require_faces
 from .face_logic import PROVIDERS, detect_faces, insightface_root, pack_choices, score_similarity
 
@@ -15,7 +16,7 @@ FaceType = io.Custom("FACE")
 ANALYZER_SOURCE = "InsightFace Loader (FaceCLIP)"
 
 
-class FaceCLIPInsightFaceLoader(io.ComfyNode):
+class FaceCLIPInsightFaceLoader(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         return io.Schema(
@@ -39,7 +40,7 @@ class FaceCLIPInsightFaceLoader(io.ComfyNode):
         return io.NodeOutput(FaceAnalyzer(insightface_root(), pack=pack, providers=PROVIDERS[provider]))
 
 
-class FaceCLIPDetectFace(io.ComfyNode):
+class FaceCLIPDetectFace(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         return io.Schema(
@@ -72,7 +73,7 @@ class FaceCLIPDetectFace(io.ComfyNode):
         return io.NodeOutput(*detect_faces(analyzer, image, pick, index))
 
 
-class FaceIDSimilarity(io.ComfyNode):
+class FaceIDSimilarity(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         return io.Schema(

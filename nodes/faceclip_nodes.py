@@ -5,6 +5,7 @@ from comfy_api.v0_0_2 import io
 
 from faceclip_core.files.dtypes import DTYPE_NAMES
 
+from .checked_node import CheckedNode
 from .checks import require
 from .face_nodes import FaceType
 from .faceclip_logic import (ENCODER_FILE, MAX_RESOLUTION, MODEL_FOLDER, FaceCLIPModel, encode_conditioning,
@@ -19,7 +20,7 @@ SIZE_FIELDS = {
 }
 
 
-class FaceCLIPLoader(io.ComfyNode):
+class FaceCLIPLoader(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         return io.Schema(
@@ -44,7 +45,7 @@ class FaceCLIPLoader(io.ComfyNode):
         return io.NodeOutput(load_faceclip(encoder_name, dtype))
 
 
-class FaceCLIPTextEncodeSDXL(io.ComfyNode):
+class FaceCLIPTextEncodeSDXL(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         return io.Schema(

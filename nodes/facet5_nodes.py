@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from comfy_api.v0_0_2 import io
 
+from .checked_node import CheckedNode
 from .face_nodes import FaceType
 from .facet5_logic import (FACET5_FILE, MODEL_FOLDER, T5_FOLDER, T5_FROM_FILE, STORAGE_DTYPES, encode_flux, encoder_choices,
                            load_facet5_model, t5_choices)
@@ -15,7 +16,7 @@ CATEGORY = "FaceCLIP"
 FaceT5Type = io.Custom("FACET5")
 
 
-class FaceT5Loader(io.ComfyNode):
+class FaceT5Loader(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         return io.Schema(
@@ -47,7 +48,7 @@ class FaceT5Loader(io.ComfyNode):
         return io.NodeOutput(load_facet5_model(encoder_name, t5, dtype))
 
 
-class FaceT5TextEncodeFlux(io.ComfyNode):
+class FaceT5TextEncodeFlux(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         return io.Schema(

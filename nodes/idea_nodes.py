@@ -11,7 +11,8 @@ from faceclip_core.face import FaceAnalyzer
 from faceclip_core.idea import TrainConfig
 from faceclip_core.idea.files import IDEAWeights, load_idea_weights
 
-from .checks import name_problem, number_problem, require, require_conditioning, require_name, require_number
+from .checked_node import CheckedNode
+from .checks import name_problem, require, require_conditioning
 from .face_nodes import ANALYZER_SOURCE, FaceAnalyzerType
 from .idea_logic import (PREVIEW_PROMPTS, apply_idea, idea_file_path, idea_files, preview_lines, sample_previews,
                          train_identity, training_settings)
@@ -23,7 +24,10 @@ MAX_SEED = 2**31 - 1
 STRENGTH_RANGE = (0.0, 3.0)
 
 
-class IDEATrain(io.ComfyNode):
+class IDEATrain(CheckedNode):
+    # the name becomes file names: a bad one is refused before the graph loads any model
+    INPUT_RULES = {"name": name_problem}
+
     @classmethod
     def define_schema(cls) -> io.Schema:
         return io.Schema(
@@ -68,11 +72,6 @@ class IDEATrain(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, name: Any = None) -> bool | str:
-        # the name becomes file names: refuse a bad one before the graph loads any model
-        return True if name is None else (name_problem(name) or True)
-
-    @classmethod
     def execute(cls, images: torch.Tensor, face_analyzer: FaceAnalyzer, model: Any, clip: Any, vae: Any, name: str,
                 steps: int, batch_size: int, micro_batch: int, resolution: int, seed: int,
                 gradient_checkpointing: bool = True, preview_prompts: str = PREVIEW_PROMPTS,
@@ -80,7 +79,6 @@ class IDEATrain(io.ComfyNode):
         node = "ID-EA Train"
         require(images, torch.Tensor, node, "images", "an IMAGE output (e.g. Load Image or Batch Images)")
         require(face_analyzer, FaceAnalyzer, node, "face_analyzer", ANALYZER_SOURCE)
-        require_name(name, node)
         settings = training_settings(steps, batch_size, micro_batch, resolution, seed)
         idea = train_identity(images, face_analyzer, model, clip, vae, name, settings, gradient_checkpointing)
         word = f"embedding:{name}"
@@ -90,7 +88,7 @@ class IDEATrain(io.ComfyNode):
         return io.NodeOutput(word, idea, sample_previews(model, clip, vae, idea, prompts, word, resolution, preview_steps, seed))
 
 
-class IDEALoader(io.ComfyNode):
+class IDEALoader(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         return io.Schema(
@@ -105,6 +103,8 @@ class IDEALoader(io.ComfyNode):
     @classmethod
     def fingerprint_inputs(cls, idea_file: str) -> Any:
         # training again under the same name rewrites the file: load it again then, not the cached one
+        if cls.input_problem({"idea_file": idea_file}):
+            return idea_file  # not a listed file: execute refuses it with the message
         try:
             stat = idea_file_path(idea_file).stat()
         except OSError:  # not there (any more)
@@ -116,7 +116,7 @@ class IDEALoader(io.ComfyNode):
         return io.NodeOutput(load_idea_weights(idea_file_path(idea_file)))
 
 
-class IDEAApply(io.ComfyNode):
+class IDEAApply(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         low, high = STRENGTH_RANGE
@@ -136,16 +136,10 @@ class IDEAApply(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, strength: Any = None) -> bool | str:
-        # a graph file can say NaN, which passes the host's min/max check and would give NaN conditioning
-        return True if strength is None else (number_problem(strength, "strength", *STRENGTH_RANGE) or True)
-
-    @classmethod
     def execute(cls, conditioning: list, idea: IDEAWeights, strength: float) -> io.NodeOutput:
         node = "ID-EA Apply"
         require(idea, IDEAWeights, node, "idea", "ID-EA Loader or ID-EA Train")
         require_conditioning(conditioning, node, "conditioning")
-        require_number(strength, node, "strength", *STRENGTH_RANGE)
         return io.NodeOutput(apply_idea(conditioning, idea, strength))
 
 

@@ -51,7 +51,7 @@ def read_face(path: Path):
 
     rgb = read_image(path)
     check_face_crop_size(*rgb.shape[:2], what=f"The face crop {path}")
-    return torch.from_numpy(rgb).float()[None] / 255.0
+    return torch.tensor(rgb, dtype=torch.float32)[None] / 255.0  # a copy: the decoded array is read-only
 
 
 def resolve_device(name: str) -> str:

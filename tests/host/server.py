@@ -32,9 +32,14 @@ class RunResult:
     outputs: dict[str, dict] = field(default_factory=dict)
     error: str = ""  # the node's own message for execution_error, the host's validation text for rejected
     node_type: str = ""  # the failing node's class, where the host names one
+    exception_type: str = ""  # for execution_error: the exception's class, with its module unless a builtin
 
 
 class ComfyServer:
+    # How long one HTTP request may wait: the host answers between the steps of a run, which on a CPU shared by
+    # several test runs can take more than a few seconds.
+    HTTP_TIMEOUT_S = 120
+
     def __init__(self, url: str, base_dir: Path, log_path: Path) -> None:
         self.url = url
         self.base_dir = base_dir
@@ -56,14 +61,14 @@ class ComfyServer:
         return self.log_path.read_text(errors="replace")
 
     def get_json(self, path: str) -> Any:
-        with urlopen(self.url + path, timeout=30) as response:
+        with urlopen(self.url + path, timeout=self.HTTP_TIMEOUT_S) as response:
             return json.load(response)
 
     def post_json(self, path: str, body: Any) -> tuple[int, Any]:
         """(HTTP status, decoded body), error statuses included."""
         request = Request(self.url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
         try:
-            with urlopen(request, timeout=30) as response:
+            with urlopen(request, timeout=self.HTTP_TIMEOUT_S) as response:
                 return response.status, json.load(response)
         except HTTPError as error:
             with error:
@@ -102,7 +107,7 @@ class ComfyServer:
     def interrupt(self) -> None:
         """What the UI's cancel button does: stop the running prompt."""
         request = Request(self.url + "/interrupt", data=b"", method="POST")
-        with urlopen(request, timeout=30):
+        with urlopen(request, timeout=self.HTTP_TIMEOUT_S):
             pass
 
     def output_images(self, result: RunResult, prefix: str = "") -> list[Path]:
@@ -128,7 +133,8 @@ def _result_from_history(entry: dict[str, Any]) -> RunResult:
     for event, data in entry["status"].get("messages", []):
         if event == "execution_error":
             return RunResult(status="execution_error", outputs=entry.get("outputs", {}),
-                             error=data.get("exception_message", ""), node_type=data.get("node_type", ""))
+                             error=data.get("exception_message", ""), node_type=data.get("node_type", ""),
+                             exception_type=data.get("exception_type", ""))
         if event == "execution_interrupted":
             return RunResult(status="interrupted", outputs=entry.get("outputs", {}), node_type=data.get("node_type", ""))
     return RunResult(status="success", outputs=entry.get("outputs", {}))

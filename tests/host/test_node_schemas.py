@@ -114,7 +114,9 @@ def test_idea_loader_runs_again_when_its_file_changes(schemas, tmp_path, monkeyp
     node, _ = schemas["IDEALoader"]
     path = tmp_path / "jane.idea.safetensors"
     monkeypatch.setattr(idea_nodes, "idea_file_path", lambda name: tmp_path / name)  # the host's embeddings folder
+    monkeypatch.setattr(idea_nodes, "idea_files", lambda: [path.name])  # its dropdown
     assert node.fingerprint_inputs(idea_file=path.name) == path.name  # missing: execute names it
+    assert node.fingerprint_inputs(idea_file=None) is None  # not offered: execute refuses it
     path.write_bytes(b"1")
     first = node.fingerprint_inputs(idea_file=path.name)
     path.write_bytes(b"22")
@@ -156,3 +158,65 @@ def test_an_old_host_gets_one_log_line_and_no_nodes(monkeypatch, caplog):
         "comfyui-faceclip needs ComfyUI 0.3.64 or newer (its V3 node schema), but this ComfyUI is 0.3.40: update "
         "ComfyUI (git pull, or the Manager's Update ComfyUI); the FaceCLIP nodes are not loaded."]
     assert f"{spec.name}.nodes.extension" not in sys.modules  # comfy_api was never reached
+
+
+def _values_not_offered(item) -> list:
+    """Values a hand-written graph can hold that this widget input does not offer (after the host's own conversion:
+    it turns literal INT/FLOAT/STRING/BOOLEAN values into those types, and passes anything to a V3 COMBO)."""
+    kind = item.get_io_type()
+    if kind == "COMBO":
+        return ["no_such_choice.pt", None, 1, ["a", 0], {"__value__": 1}]
+    if kind in ("INT", "FLOAT"):
+        return [item.min - 1, item.max + 1, 10**300] + ([float("nan"), float("inf")] if kind == "FLOAT" else [0.5])
+    if kind == "BOOLEAN":
+        return ["false", 1, None]
+    if kind == "STRING":
+        return [None, 3]
+    return []  # a link: the host checks its type; the node's require* checks its value
+
+
+def test_every_node_checks_its_inputs_against_its_schema(extension):
+    from nodes.checked_node import CheckedNode
+
+    for node in extension.NODES:
+        assert issubclass(node, CheckedNode), f"{node.__name__}: derive it from nodes.checked_node.CheckedNode"
+        assert getattr(node.execute, "checks_inputs", False), node.__name__
+
+
+def test_a_value_the_schema_does_not_offer_is_refused_at_validation_and_before_any_work(schemas):
+    from faceclip_core.errors import UsageError
+
+    checked = 0
+    for node_id, (node, schema) in schemas.items():
+        for item in schema.inputs:
+            for value in _values_not_offered(item):
+                if value is not None:  # validation sees None for every linked input: execute checks it
+                    problem = node.validate_inputs(**{item.id: value})
+                    assert isinstance(problem, str) and problem.startswith(f"{schema.display_name}: {item.id} "), (
+                        node_id, item.id, value, problem)
+                # execute refuses it before its own code runs: no other input is given, so any work would fail otherwise
+                with pytest.raises(UsageError, match=rf"^{re.escape(schema.display_name)}: {item.id} "):
+                    node.execute(**{item.id: value})
+                checked += 1
+    assert checked > 80
+
+
+def test_the_choices_checked_are_the_ones_the_schema_offers(schemas):
+    node, schema = schemas["FaceCLIPLoader"]
+    (dtype,) = [item for item in schema.inputs if item.id == "dtype"]
+    for choice in dtype.options:
+        assert node.validate_inputs(dtype=choice) is True
+    problem = node.validate_inputs(dtype="no_such_choice.pt")
+    assert problem == ("FaceCLIP Loader: dtype 'no_such_choice.pt' is not one of its choices (auto, bf16, fp16, fp32): "
+                       "pick one in the node (a graph from another version of the pack, or written by hand, can hold a "
+                       "value the node does not offer).")
+    node, _ = schemas["FaceCLIPTextEncodeSDXL"]
+    assert "multiple_faces 'last' is not one of its choices (first, average)" in node.validate_inputs(multiple_faces="last")
+
+
+def test_a_host_clone_of_a_node_checks_once(schemas):
+    from comfy_api.internal import shallow_clone_class
+
+    node, _ = schemas["FaceCLIPLoader"]
+    clone = shallow_clone_class(node)  # what the host runs execute on
+    assert clone.execute.__func__ is node.execute.__func__

@@ -44,6 +44,17 @@ def test_encode_with_face_matches_the_api(files):
     torch.testing.assert_close(result["context"], expected, atol=1e-6, rtol=0)
 
 
+def test_encode_with_a_face_prints_no_warning(files):
+    """Normal use shows no warning text (users read one as an error): warnings are errors in this run."""
+    tmp, weights, face, _ = files
+    run = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "faceclip_core", "encode", "--weights", str(weights), "--face", str(face),
+         "--prompt", "a person on a beach", "--device", "cpu", "--out", str(tmp / "quiet.safetensors")],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert (run.returncode, run.stderr) == (0, "")
+
+
 def test_no_face_needs_no_image_and_half_precision_is_written_as_float32(files):
     tmp, weights, _, _ = files
     out = tmp / "neg.safetensors"
