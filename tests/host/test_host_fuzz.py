@@ -21,7 +21,7 @@ from host.fixtures import comfy_path, comfy_server, copy_workflow_inputs  # noqa
 from host.fuzz import ESCAPE_MARKER, Tally, cases_of, files_outside, judge, server_is_up
 from host.graphs import API_WORKFLOWS, api_workflow, quick
 from host.server import PACK_DIR, PACK_NAME, ComfyServer
-from test_idea_files_and_errors import SDXL_WIDTHS, sdxl_width_result
+from idea_stand_ins import SDXL_WIDTHS, sdxl_width_result
 
 TRAINING_NODES = {"IDEATrain"}  # a template with one of these trains: its cases would each train for minutes
 TEMPLATES = sorted(path.stem for path in API_WORKFLOWS.glob("*.json")
