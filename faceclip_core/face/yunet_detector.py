@@ -43,19 +43,24 @@ class YuNetDetector:
         self.model = load_yunet(weights, self.device)
         self.canvas = det_size
 
-    @torch.inference_mode()
-    def detect(self, image: np.ndarray, fill: float = 1.0) -> Detections:
-        """Faces in an (H, W, 3) uint8 RGB image, scaled to fill `fill` of the detector's input canvas."""
+    def letterbox(self, image: np.ndarray, fill: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (1, 3, side, side) BGR canvas the network sees, the image scaled to fill `fill` of it at the top left
+        on black (as OpenCV pads), and the (x, y) factors from image to canvas pixels."""
         height, width = image.shape[:2]
         scale = fill * self.canvas / max(width, height)
         new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-        pixels = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float()
+        pixels = torch.from_numpy(np.array(image, dtype=np.uint8)).to(self.device).permute(2, 0, 1)[None].float()
         resized = F.interpolate(pixels, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False)
-        bgr = torch.zeros(1, 3, self.canvas, self.canvas, device=self.device)  # black letterbox, bottom and right
+        bgr = torch.zeros(1, 3, self.canvas, self.canvas, device=self.device)
         bgr[:, :, :new_h, :new_w] = resized.flip(1).clamp(0, 255)
+        return bgr, torch.tensor([new_w / width, new_h / height], device=self.device)
+
+    @torch.inference_mode()
+    def detect(self, image: np.ndarray, fill: float = 1.0) -> Detections:
+        """Faces in an (H, W, 3) uint8 RGB image, scaled to fill `fill` of the detector's input canvas."""
+        bgr, factors = self.letterbox(image, fill)
         boxes, scores, kps = decode(self.model(bgr), self.canvas)
         keep = nms(boxes, scores, NMS_IOU)
-        factors = torch.tensor([new_w / width, new_h / height], device=self.device)
         return Detections(
             boxes=(boxes[keep] / factors.repeat(2)).cpu().numpy(),
             scores=scores[keep].cpu().numpy(),
