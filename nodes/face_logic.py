@@ -1,4 +1,5 @@
-"""What the face nodes do: find the insightface packs, detect and align reference faces, score identity similarity.
+"""What the face nodes do: offer the built-in detector and the insightface packs, detect and align reference faces,
+score identity similarity.
 
 Imports without ComfyUI (no comfy_api), so CI tests it; the node declarations are in face_nodes.py.
 """
@@ -10,7 +11,8 @@ import numpy as np
 import torch
 
 from faceclip_core.errors import UsageError
-from faceclip_core.face import DEFAULT_PACK, PACK_FILES, Face, FaceAnalyzer, draw_preview, id_similarity
+from faceclip_core.face import (BUILTIN_PACK, DEFAULT_PACK, PACK_FILES, Face, FaceAnalyzer, draw_preview,
+                                id_similarity)
 
 from . import host
 
@@ -30,9 +32,25 @@ def insightface_root() -> Path | None:
 
 
 def pack_choices() -> list[str]:
+    """The built-in detector first, then the known insightface packs (installed or not: picking a missing one says
+    where to put it), then any other pack folder found."""
     root = insightface_root()
     found = sorted(p.name for p in (root / "insightface" / "models").glob("*") if p.is_dir()) if root else []
-    return list(dict.fromkeys([DEFAULT_PACK, *PACK_FILES, *found]))
+    return list(dict.fromkeys([BUILTIN_PACK, DEFAULT_PACK, *PACK_FILES, *found]))
+
+
+def host_device():
+    """The host's torch device (the GPU, or the CPU when ComfyUI runs with --cpu); None outside a host."""
+    try:
+        import comfy.model_management as model_management
+    except ImportError:
+        return None
+    return model_management.get_torch_device()
+
+
+def load_analyzer(pack: str, provider: str) -> FaceAnalyzer:
+    """The loader node's analyzer: the built-in detector on the host's device, or an insightface pack."""
+    return FaceAnalyzer(insightface_root(), pack=pack, providers=PROVIDERS[provider], device=host_device())
 
 
 def to_image_batch(images: list[np.ndarray]) -> torch.Tensor:
@@ -61,14 +79,23 @@ def similarity_summary(scores: tuple[float | None, ...], mean: float | None) -> 
 def score_similarity(analyzer: FaceAnalyzer, reference: list[Face], images: torch.Tensor) -> tuple[list[float], float, str]:
     """(a score per image, 0.0 where no face; the mean over images with a face; a readable summary)."""
     if not analyzer.has_recognizer:
-        raise UsageError("This face model pack has no recogniser (ArcFace) model, so faces cannot be compared: "
-                         "use antelopev2 or buffalo_l.")
+        raise UsageError(no_recognizer_message(analyzer.pack))
     embeddings = [f.embedding for f in reference if f.embedding is not None]
     if not embeddings:
         raise UsageError("The reference input has no face embedding: connect FaceCLIP Detect Face run with a pack "
-                         "that has a recogniser.")
+                         f"that has a recogniser ({DEFAULT_PACK} or buffalo_l in InsightFace Loader), not '{BUILTIN_PACK}'.")
     ref = np.mean([e / np.linalg.norm(e) for e in embeddings], axis=0)
     found = analyzer.analyze(images, pick="largest", require_face=False)
     result = id_similarity(ref, [r.picked.embedding if r.picked else None for r in found])
     scores = [0.0 if s is None else s for s in result.scores]
     return scores, result.mean or 0.0, similarity_summary(result.scores, result.mean)
+
+
+def no_recognizer_message(pack: str) -> str:
+    """Why faces cannot be compared with `pack`, and which pack adds a recogniser and where it goes."""
+    root = insightface_root()
+    where = root / "insightface" / "models" / DEFAULT_PACK if root else f"models/insightface/models/{DEFAULT_PACK}"
+    what = ("The built-in detector 'yunet' finds and aligns faces but has no recogniser (ArcFace)"
+            if pack == BUILTIN_PACK else f"The face model pack '{pack}' has no recogniser (ArcFace) model")
+    return (f"{what}, so faces cannot be compared. Pick {DEFAULT_PACK} (or buffalo_l) in InsightFace Loader: its "
+            f"glintr100.onnx is the recogniser; unzip {DEFAULT_PACK}.zip into {where} (see README, Face analysis).")

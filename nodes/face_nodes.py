@@ -4,11 +4,11 @@ from __future__ import annotations
 import torch
 from comfy_api.v0_0_2 import io
 
-from faceclip_core.face import DEFAULT_PACK, FaceAnalyzer
+from faceclip_core.face import BUILTIN_PACK, DEFAULT_PACK, FaceAnalyzer
 
 from .checked_node import CheckedNode
 from .checks import require, require_faces
-from .face_logic import PROVIDERS, detect_faces, insightface_root, pack_choices, score_similarity
+from .face_logic import PROVIDERS, detect_faces, load_analyzer, pack_choices, score_similarity
 
 CATEGORY = "FaceCLIP"
 FaceAnalyzerType = io.Custom("FACE_ANALYZER")
@@ -23,13 +23,18 @@ class FaceCLIPInsightFaceLoader(CheckedNode):
             node_id="FaceCLIPInsightFaceLoader",
             display_name="InsightFace Loader (FaceCLIP)",
             category=CATEGORY,
-            description="Loads an insightface model pack (detector + ArcFace recogniser) from "
-                        "models/insightface/models/<pack>, the same files the InstantID and PuLID nodes use.",
+            description="Loads the face detector: the built-in YuNet (ships with the pack, runs on the host's device; "
+                        "enough for FaceCLIP and FaceT5), or an insightface model pack (detector + ArcFace recogniser, "
+                        "needed by Face ID Similarity and ID-EA Train) from models/insightface/models/<pack>, the same "
+                        "files the InstantID and PuLID nodes use.",
             inputs=[
-                io.Combo.Input("pack", options=pack_choices(), default=DEFAULT_PACK,
-                               tooltip="antelopev2 (default) or buffalo_l."),
+                io.Combo.Input("pack", options=pack_choices(), default=BUILTIN_PACK,
+                               tooltip=f"{BUILTIN_PACK}: the built-in detector, nothing to download (no recogniser). "
+                                       f"{DEFAULT_PACK} or buffalo_l: insightface packs with a recogniser, for Face ID "
+                                       "Similarity and ID-EA Train (unzip into models/insightface/models/<pack>)."),
                 io.Combo.Input("provider", options=list(PROVIDERS), default="auto",
-                               tooltip="Where onnxruntime runs: auto picks CUDA when a working onnxruntime-gpu is installed."),
+                               tooltip="Where it runs. auto: yunet on the host's device; a pack on CUDA when a working "
+                                       "onnxruntime-gpu is installed."),
             ],
             outputs=[FaceAnalyzerType.Output(tooltip="Face detector, aligner and recogniser, for Detect Face, "
                                                      "Face ID Similarity and ID-EA Train.")],
@@ -37,7 +42,7 @@ class FaceCLIPInsightFaceLoader(CheckedNode):
 
     @classmethod
     def execute(cls, pack: str, provider: str) -> io.NodeOutput:
-        return io.NodeOutput(FaceAnalyzer(insightface_root(), pack=pack, providers=PROVIDERS[provider]))
+        return io.NodeOutput(load_analyzer(pack, provider))
 
 
 class FaceCLIPDetectFace(CheckedNode):
@@ -84,7 +89,8 @@ class FaceIDSimilarity(CheckedNode):
                         "between the reference face and the largest face in each image. An image without a face gets "
                         "no score.",
             inputs=[
-                FaceAnalyzerType.Input("analyzer", tooltip=f"From {ANALYZER_SOURCE}; needs a recogniser."),
+                FaceAnalyzerType.Input("analyzer", tooltip=f"From {ANALYZER_SOURCE} with a pack that has a recogniser "
+                                                          f"({DEFAULT_PACK} or buffalo_l, not {BUILTIN_PACK})."),
                 FaceType.Input("reference", tooltip="From FaceCLIP Detect Face; several faces are averaged."),
                 io.Image.Input("images", tooltip="Generated images to score."),
             ],

@@ -1,4 +1,6 @@
-"""`python -m faceclip_core detect IMG --models-dir DIR`: faces in one image as JSON on stdout.
+"""`python -m faceclip_core detect IMG [--models-dir DIR --pack PACK]`: faces in one image as JSON on stdout.
+
+Without --models-dir and --pack it runs the built-in detector (torch; nothing to install or download).
 
 Output: {"faces": [{"bbox": [x1, y1, x2, y2], "kps": [[x, y] x 5], "score": s, "picked": bool}, ...]},
 faces left to right. Exit codes: 0 found, 3 no face (message on stderr), 2 bad arguments or files.
@@ -16,7 +18,7 @@ from ..files.images import save_image
 from ..face.analyzer import FaceAnalyzer, no_face_error
 from ..face.faces import Face
 from ..face.images import load_image_file
-from ..face.packs import DEFAULT_PACK
+from ..face.packs import BUILTIN_PACK, DEFAULT_PACK
 from ..face.pick import DEFAULT_PICK, parse_pick, pick_face
 from ..face.preview import draw_preview
 
@@ -31,12 +33,17 @@ def _pick_argument(value: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", metavar="IMG", help="image file (PNG, JPEG, WebP; 8 or 16 bit, grey, RGB or RGBA)")
-    parser.add_argument("--models-dir", required=True, help="folder holding insightface/models/<pack>/")
-    parser.add_argument("--pack", default=DEFAULT_PACK, help=f"model pack (default {DEFAULT_PACK}; or buffalo_l)")
+    parser.add_argument("--models-dir", help="folder holding insightface/models/<pack>/ (for an insightface pack)")
+    parser.add_argument(
+        "--pack",
+        help=f"{BUILTIN_PACK} (the built-in detector, the default without --models-dir), {DEFAULT_PACK} (the default "
+        "with --models-dir) or buffalo_l",
+    )
     parser.add_argument(
         "--pick", default=DEFAULT_PICK, type=_pick_argument, help="largest (default), score, or index:K (K-th from the left)"
     )
-    parser.add_argument("--providers", default="auto", choices=("auto", "cpu", "cuda"), help="onnxruntime device")
+    parser.add_argument("--providers", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="device: auto (the GPU when there is one), cpu or cuda")
     parser.add_argument("--out-crop", help="write the picked face's 448x448 aligned crop here (PNG)")
     parser.add_argument("--out-preview", help="write the image with faces drawn, the picked one marked, here")
 

@@ -11,7 +11,7 @@ from .align import align_face
 from .faces import AnalyzedImage, Face
 from .images import as_image_list
 from .models import load_face_models
-from .packs import DEFAULT_PACK, pack_dir
+from .packs import BUILTIN_PACK, DEFAULT_PACK, pack_dir, require_models_dir
 from .pick import DEFAULT_PICK, parse_pick, pick_face
 from .runtime import resolve_providers
 
@@ -22,29 +22,40 @@ RETRY_FILLS = (1.0, 0.75, 0.5)
 
 
 class FaceAnalyzer:
-    """Detects, aligns and embeds faces with an insightface model pack.
+    """Detects, aligns and embeds faces with the built-in detector or an insightface model pack.
 
-    models_dir: the folder holding `insightface/models/<pack>/` (ComfyUI's models folder).
-    pack: "antelopev2" (default) or "buffalo_l", or any folder of an SCRFD detector and an ArcFace recogniser.
-    providers: "auto", "cpu", "cuda" or a list of onnxruntime provider names (see runtime.py).
+    models_dir: the folder holding `insightface/models/<pack>/` (ComfyUI's models folder); not needed for "yunet".
+    pack: "yunet", the built-in detector (torch, weights in the package; no recogniser, so no embeddings), the
+        default without models_dir; "antelopev2" (the default with models_dir) or "buffalo_l", or any folder of
+        an SCRFD detector and an ArcFace recogniser, on onnxruntime.
+    providers: "auto", "cpu", "cuda" or a list of onnxruntime provider names (see runtime.py). For "yunet":
+        "cpu" or "cuda" picks the torch device; "auto" takes `device` (default: the GPU when torch has one).
     det_size: the detector's input side for models exported without a fixed size.
     Raises ModelPackError for a missing, empty or unreadable pack.
     """
 
     def __init__(
         self,
-        models_dir: str | Path,
-        pack: str = DEFAULT_PACK,
+        models_dir: str | Path | None = None,
+        pack: str | None = None,
         providers: str | Sequence[str] = "auto",
         det_size: int = 640,
         crop_size: int = CROP_SIZE,
+        device: Any = None,
     ) -> None:
         if det_size < 64 or det_size % 32:
             raise UsageError(f"det_size must be a multiple of 32 and at least 64, got {det_size}.")
-        self.pack_dir = pack_dir(models_dir, pack)
-        self.providers = resolve_providers(providers)
+        self.pack = pack or (DEFAULT_PACK if models_dir is not None else BUILTIN_PACK)
         self.crop_size = crop_size
-        self.detector, self.recognizer = load_face_models(self.pack_dir, pack, self.providers, det_size)
+        if self.pack == BUILTIN_PACK:
+            from .yunet_detector import YuNetDetector, torch_device
+
+            self.pack_dir, self.providers, self.recognizer = None, [], None
+            self.detector = YuNetDetector(torch_device(providers, device), det_size=det_size)
+            return
+        self.pack_dir = pack_dir(require_models_dir(models_dir, self.pack), self.pack)
+        self.providers = resolve_providers(providers)
+        self.detector, self.recognizer = load_face_models(self.pack_dir, self.pack, self.providers, det_size)
 
     @property
     def has_recognizer(self) -> bool:

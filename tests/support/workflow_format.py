@@ -200,20 +200,25 @@ NEGATIVE = ("nude, worst quality, low quality, normal quality, nsfw, abstract, g
 SIZE = {"width": 864, "height": 1152}  # the official pipeline's portrait size
 
 
-def _reference_face(g: Graph) -> tuple[int, int]:
+# The built-in detector finds and aligns the reference face; a pack with a recogniser only where faces are compared.
+DETECTOR_PACK, RECOGNISER_PACK = "yunet", "antelopev2"
+
+
+def _reference_face(g: Graph, pack: str = DETECTOR_PACK) -> tuple[int, int]:
     """The reference photo and its face, down the first columns: (analyzer, Detect Face) node ids."""
-    analyzer = g.add("FaceCLIPInsightFaceLoader", 0, 3, pack="antelopev2", provider="auto")
+    analyzer = g.add("FaceCLIPInsightFaceLoader", 0, 3, pack=pack, provider="auto")
     photo = g.add("LoadImage", 0, 4, image=FACE_IMAGE)
     face = g.add("FaceCLIPDetectFace", 1, 0, analyzer=(analyzer, 0), image=(photo, 0), pick="largest", index=0)
     return analyzer, face
 
 
-def _faceclip_base(g: Graph, prompt: str, one_per_line: bool, batch: int) -> tuple[int, int, int]:
+def _faceclip_base(g: Graph, prompt: str, one_per_line: bool, batch: int, pack: str = DETECTOR_PACK
+                   ) -> tuple[int, int, int]:
     """Shared front of the FaceCLIP workflows: loaders, the reference face, both encodes, sampling."""
     unet = g.add("UNETLoader", 0, 0, unet_name=UNET, weight_dtype="default")
     vae = g.add("VAELoader", 0, 1, vae_name=VAE)
     faceclip = g.add("FaceCLIPLoader", 0, 2, encoder_name=ENCODER, dtype="auto")
-    analyzer, face = _reference_face(g)
+    analyzer, face = _reference_face(g, pack)
     sizes = {"width": SIZE["width"], "height": SIZE["height"], "crop_w": 0, "crop_h": 0,
              "target_width": SIZE["width"], "target_height": SIZE["height"]}
     positive = g.add("FaceCLIPTextEncodeSDXL", 2, 0, faceclip=(faceclip, 0), face=(face, 0), text=prompt, **sizes,
@@ -251,7 +256,8 @@ def faceclip_prompt_batch() -> Graph:
 
 def faceclip_id_similarity() -> Graph:
     g = Graph()
-    image, analyzer, face = _faceclip_base(g, "A woman laughing at a birthday party, flash photo.", False, 2)
+    image, analyzer, face = _faceclip_base(g, "A woman laughing at a birthday party, flash photo.", False, 2,
+                                           RECOGNISER_PACK)
     g.add("SaveImage", 5, 0, images=(image, 0), filename_prefix="faceclip_scored")
     score = g.add("FaceIDSimilarity", 5, 1, analyzer=(analyzer, 0), reference=(face, 0), images=(image, 0))
     g.add("PreviewAny", 6, 1, source=(score, 2))
@@ -306,7 +312,7 @@ def idea_train() -> Graph:
     g = Graph()
     sdxl = g.add("CheckpointLoaderSimple", 0, 0, ckpt_name=SDXL_CHECKPOINT)
     photos = [g.add("LoadImage", 0, row, image=name) for row, name in enumerate(IDEA_PHOTOS, start=1)]
-    analyzer = g.add("FaceCLIPInsightFaceLoader", 1, 0, pack="antelopev2", provider="auto")
+    analyzer = g.add("FaceCLIPInsightFaceLoader", 1, 0, pack=RECOGNISER_PACK, provider="auto")
     batch = g.add("ImageBatch", 1, 1, image1=(photos[0], 0), image2=(photos[1], 0))
     train = g.add("IDEATrain", 2, 0, images=(batch, 0), face_analyzer=(analyzer, 0), model=(sdxl, 0), clip=(sdxl, 1),
                   vae=(sdxl, 2), name=IDEA_NAME, steps=320, batch_size=8, micro_batch=1, resolution=1024, seed=0,
