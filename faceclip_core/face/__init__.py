@@ -4,7 +4,7 @@
     [result] = analyzer.analyze(image, pick="largest")     # NoFaceError if the image has no face
     result.picked.crop, result.picked.embedding            # (448, 448, 3) uint8 RGB, (512,) unit vector
 
-Runs on onnxruntime alone (no insightface package, no torch); see README "Face analysis".
+Runs the packs' .onnx models in torch (default) or onnxruntime, without the insightface package; see README "Face analysis".
 """
 from .analyzer import CROP_SIZE, FaceAnalyzer, no_face_error
 from .faces import AnalyzedImage, Face

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import torch
 
 from ..errors import NoFaceError, UsageError
 from .align import align_face
@@ -13,6 +14,7 @@ from .images import as_image_list
 from .models import load_face_models
 from .packs import DEFAULT_PACK, pack_dir
 from .pick import DEFAULT_PICK, parse_pick, pick_face
+from .engines import ONNXRUNTIME, model_opener, resolve_runtime
 from .runtime import resolve_providers
 
 CROP_SIZE = 448  # FaceCLIP's face input: the ArcFace template x4
@@ -26,7 +28,9 @@ class FaceAnalyzer:
 
     models_dir: the folder holding `insightface/models/<pack>/` (ComfyUI's models folder).
     pack: "antelopev2" (default) or "buffalo_l", or any folder of an SCRFD detector and an ArcFace recogniser.
-    providers: "auto", "cpu", "cuda" or a list of onnxruntime provider names (see runtime.py).
+    providers: "auto", "cpu", "cuda" or a list of onnxruntime provider names (see runtime.py); with the torch
+        runtime "auto" is CUDA when torch has it, and `device` (a torch device) overrides it.
+    runtime: "auto" (torch), "torch" or "onnxruntime" (see engines.py).
     det_size: the detector's input side for models exported without a fixed size.
     Raises ModelPackError for a missing, empty or unreadable pack.
     """
@@ -38,13 +42,17 @@ class FaceAnalyzer:
         providers: str | Sequence[str] = "auto",
         det_size: int = 640,
         crop_size: int = CROP_SIZE,
+        runtime: str = "auto",
+        device: str | torch.device | None = None,
     ) -> None:
         if det_size < 64 or det_size % 32:
             raise UsageError(f"det_size must be a multiple of 32 and at least 64, got {det_size}.")
         self.pack_dir = pack_dir(models_dir, pack)
-        self.providers = resolve_providers(providers)
+        self.runtime = resolve_runtime(runtime)
+        self.providers = resolve_providers(providers) if self.runtime == ONNXRUNTIME else None
         self.crop_size = crop_size
-        self.detector, self.recognizer = load_face_models(self.pack_dir, pack, self.providers, det_size)
+        open_model = model_opener(self.runtime, self.providers or providers, device)
+        self.detector, self.recognizer = load_face_models(self.pack_dir, pack, open_model, det_size)
 
     @property
     def has_recognizer(self) -> bool:

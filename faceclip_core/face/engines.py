@@ -1,0 +1,67 @@
+"""Which runtime executes a pack's .onnx models: torch (always there; the default) or onnxruntime (when installed).
+
+"auto" is torch: on the test faces both give the same boxes, landmarks and embeddings (to 1e-4), and torch
+runs on the host's device, GPU included, with nothing to install; see README, Face analysis, for the timings.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from ..errors import ModelPackError, UsageError
+from .onnx_file import OnnxFormatError
+from .runtime import CUDA, open_session, resolve_providers, unreadable_model_error
+
+TORCH, ONNXRUNTIME = "torch", "onnxruntime"
+RUNTIMES = ("auto", TORCH, ONNXRUNTIME)
+
+
+def resolve_runtime(runtime: str) -> str:
+    """TORCH or ONNXRUNTIME ("auto" is TORCH)."""
+    choice = runtime.lower()
+    if choice not in RUNTIMES:
+        raise UsageError(f"Unknown face-analysis runtime {runtime!r}: use {', '.join(map(repr, RUNTIMES))}.")
+    return TORCH if choice == "auto" else choice
+
+
+def torch_device(providers: str | Sequence[str] = "auto", device: str | torch.device | None = None) -> torch.device:
+    """The torch device for a provider choice: "auto" is CUDA when torch has it; an explicit `device` wins."""
+    if device is not None:
+        return torch.device(device)
+    if isinstance(providers, str):
+        choice = providers.lower()
+        if choice not in ("auto", "cpu", "cuda"):
+            raise UsageError(f"Unknown providers {providers!r}: use 'auto', 'cpu' or 'cuda'.")
+        wants_cuda = choice == "cuda" or (choice == "auto" and torch.cuda.is_available())
+    else:
+        wants_cuda = CUDA in providers
+    if wants_cuda and not torch.cuda.is_available():
+        raise UsageError("providers='cuda' but this torch build sees no CUDA GPU: use providers='auto' or 'cpu'.")
+    return torch.device("cuda" if wants_cuda else "cpu")
+
+
+def model_opener(runtime: str, providers: str | Sequence[str], device: str | torch.device | None) -> Callable[[Path], Any]:
+    """A function opening one .onnx file of a pack as a session with onnxruntime's interface, on `runtime`."""
+    if runtime == ONNXRUNTIME:
+        resolved = resolve_providers(providers)
+        return lambda path: open_session(path, resolved)
+    target = torch_device(providers, device)
+    return lambda path: open_torch_session(path, target)
+
+
+def open_torch_session(model_path: Path, device: torch.device) -> Any:
+    """A TorchOnnxSession; an unreadable file or an operator the torch runtime lacks is a ModelPackError."""
+    from .torch_session import TorchOnnxSession, UnsupportedOnnxOps
+
+    try:
+        return TorchOnnxSession(model_path, device)
+    except OnnxFormatError as exc:
+        raise unreadable_model_error(model_path, exc, reader="the ONNX reader") from exc
+    except UnsupportedOnnxOps as exc:
+        raise ModelPackError(
+            f"Face model {model_path} uses ONNX operators the torch runtime does not implement: {exc}. "
+            "Install onnxruntime (`pip install onnxruntime-gpu` with an NVIDIA GPU, else `pip install onnxruntime`) "
+            "and choose the runtime 'onnxruntime' (InsightFace Loader's runtime input, or runtime='onnxruntime')."
+        ) from exc
