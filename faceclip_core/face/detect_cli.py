@@ -14,6 +14,7 @@ from ..atomic import check_target
 from ..errors import UsageError
 from ..image_files import save_image
 from .analyzer import FaceAnalyzer, no_face_error
+from .engines import RUNTIMES
 from .faces import Face
 from .images import load_image_file
 from .packs import DEFAULT_PACK
@@ -36,7 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pick", default=DEFAULT_PICK, type=_pick_argument, help="largest (default), score, or index:K (K-th from the left)"
     )
-    parser.add_argument("--providers", default="auto", choices=("auto", "cpu", "cuda"), help="onnxruntime device")
+    parser.add_argument("--providers", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="device: auto (CUDA when there is one), cpu or cuda")
+    parser.add_argument("--runtime", default="auto", choices=RUNTIMES,
+                        help="what runs the pack's models: auto (torch), torch, or onnxruntime (when installed)")
     parser.add_argument("--out-crop", help="write the picked face's 448x448 aligned crop here (PNG)")
     parser.add_argument("--out-preview", help="write the image with faces drawn, the picked one marked, here")
 
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr):
         check_outputs(args)
         image = load_image_file(args.image)
-        analyzer = FaceAnalyzer(args.models_dir, pack=args.pack, providers=args.providers)
+        analyzer = FaceAnalyzer(args.models_dir, pack=args.pack, providers=args.providers, runtime=args.runtime)
         faces = analyzer.detect(image)
         if not faces:
             raise no_face_error(f"{args.image} ({image.shape[1]}x{image.shape[0]} px)")
