@@ -17,6 +17,17 @@ from . import host
 PROVIDERS = {"auto": "auto", "CPU": "cpu", "CUDA": "cuda"}
 
 
+def load_analyzer(pack: str, provider: str, runtime: str) -> FaceAnalyzer:
+    """InsightFace Loader's choices -> FACE_ANALYZER. With provider auto the torch runtime runs on the host's
+    device (its GPU, or the CPU when ComfyUI was started with --cpu)."""
+    device = None
+    if provider == "auto" and host.folder_paths() is not None:
+        import comfy.model_management as mm
+
+        device = mm.get_torch_device()
+    return FaceAnalyzer(insightface_root(), pack=pack, providers=PROVIDERS[provider], runtime=runtime, device=device)
+
+
 def insightface_root() -> Path | None:
     """The folder that holds `insightface/models/<pack>`: the host's models folder, or wherever another pack
     (or extra_model_paths.yaml) registered an `insightface` folder. None outside a host."""

@@ -5,9 +5,10 @@ import torch
 from comfy_api.v0_0_2 import io
 
 from faceclip_core.face import DEFAULT_PACK, FaceAnalyzer
+from faceclip_core.face.engines import RUNTIMES
 
 from .checks import require, require_faces
-from .face_logic import PROVIDERS, detect_faces, insightface_root, pack_choices, score_similarity
+from .face_logic import PROVIDERS, detect_faces, load_analyzer, pack_choices, score_similarity
 
 CATEGORY = "FaceCLIP"
 FaceAnalyzerType = io.Custom("FACE_ANALYZER")
@@ -28,15 +29,20 @@ class FaceCLIPInsightFaceLoader(io.ComfyNode):
                 io.Combo.Input("pack", options=pack_choices(), default=DEFAULT_PACK,
                                tooltip="antelopev2 (default) or buffalo_l."),
                 io.Combo.Input("provider", options=list(PROVIDERS), default="auto",
-                               tooltip="Where onnxruntime runs: auto picks CUDA when a working onnxruntime-gpu is installed."),
+                               tooltip="Where face analysis runs: auto is ComfyUI's device for the torch runtime, and "
+                                       "CUDA with onnxruntime when a working onnxruntime-gpu is installed."),
+                # optional, so API-format graphs saved before it existed stay valid
+                io.Combo.Input("runtime", options=list(RUNTIMES), default="auto", optional=True,
+                               tooltip="What runs the pack's models: auto (torch, nothing to install), torch, or "
+                                       "onnxruntime where it is installed. Both give the same faces and embeddings."),
             ],
             outputs=[FaceAnalyzerType.Output(tooltip="Face detector, aligner and recogniser, for Detect Face, "
                                                      "Face ID Similarity and ID-EA Train.")],
         )
 
     @classmethod
-    def execute(cls, pack: str, provider: str) -> io.NodeOutput:
-        return io.NodeOutput(FaceAnalyzer(insightface_root(), pack=pack, providers=PROVIDERS[provider]))
+    def execute(cls, pack: str, provider: str, runtime: str = "auto") -> io.NodeOutput:
+        return io.NodeOutput(load_analyzer(pack, provider, runtime))
 
 
 class FaceCLIPDetectFace(io.ComfyNode):
