@@ -33,8 +33,8 @@ class FaceCLIPInsightFaceLoader(io.ComfyNode):
                                        "CUDA with onnxruntime when a working onnxruntime-gpu is installed."),
                 # optional, so API-format graphs saved before it existed stay valid
                 io.Combo.Input("runtime", options=list(RUNTIMES), default="auto", optional=True,
-                               tooltip="What runs the pack's models: auto (torch, nothing to install), torch, or "
-                                       "onnxruntime where it is installed. Both give the same faces and embeddings."),
+                               tooltip="What runs the pack's models: auto is torch on a GPU, onnxruntime on the CPU "
+                                       "where it is installed (faster there), else torch. Both give the same faces."),
             ],
             outputs=[FaceAnalyzerType.Output(tooltip="Face detector, aligner and recogniser, for Detect Face, "
                                                      "Face ID Similarity and ID-EA Train.")],

@@ -329,9 +329,14 @@ def test_face_analysis_on_torch_equals_onnxruntime(both_runtimes, photos, photo)
         assert np.abs(face.crop.astype(int) - want.crop.astype(int)).max() <= 1
 
 
-def test_runtime_choice():
-    assert engines.resolve_runtime("auto") == engines.resolve_runtime("Torch") == "torch"
+def test_runtime_choice(monkeypatch):
+    assert engines.resolve_runtime("Torch") == "torch"
     assert engines.resolve_runtime("onnxruntime") == "onnxruntime"
+    # auto: onnxruntime on the CPU where it is installed, torch on a GPU and where onnxruntime is missing
+    assert engines.resolve_runtime("auto", "cpu") == "onnxruntime"
+    assert engines.resolve_runtime("auto", "cpu", device="cuda") == "torch"
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    assert engines.resolve_runtime("auto", "cpu") == "torch"
     with pytest.raises(UsageError, match=r"Unknown face-analysis runtime 'tensorrt'"):
         engines.resolve_runtime("tensorrt")
     assert engines.torch_device("cpu") == torch.device("cpu")

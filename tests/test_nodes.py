@@ -120,11 +120,16 @@ def test_plain_idea_names_pass():
         assert name_problem(name) is None
 
 
-@pytest.mark.parametrize("runtime, session_type", [("torch", "TorchOnnxSession"), ("auto", "TorchOnnxSession"),
-                                                   ("onnxruntime", "InferenceSession")])
-def test_insightface_loader_runtime_choice(face_models_dir, monkeypatch, runtime, session_type):
+@pytest.mark.parametrize("runtime, installed, session_type", [
+    ("torch", True, "TorchOnnxSession"), ("onnxruntime", True, "InferenceSession"),
+    ("auto", True, "InferenceSession"),  # on the CPU, where onnxruntime is installed
+    ("auto", False, "TorchOnnxSession"),  # a Manager install: nothing but ComfyUI's requirements
+])
+def test_insightface_loader_runtime_choice(face_models_dir, monkeypatch, runtime, installed, session_type):
     from nodes import face_logic
 
     monkeypatch.setattr(face_logic, "insightface_root", lambda: face_models_dir)
+    if not installed:
+        monkeypatch.setitem(sys.modules, "onnxruntime", None)
     analyzer = face_logic.load_analyzer("antelopev2", "CPU", runtime)
     assert type(analyzer.detector.session).__name__ == type(analyzer.recognizer.session).__name__ == session_type

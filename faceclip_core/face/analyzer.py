@@ -30,7 +30,8 @@ class FaceAnalyzer:
     pack: "antelopev2" (default) or "buffalo_l", or any folder of an SCRFD detector and an ArcFace recogniser.
     providers: "auto", "cpu", "cuda" or a list of onnxruntime provider names (see runtime.py); with the torch
         runtime "auto" is CUDA when torch has it, and `device` (a torch device) overrides it.
-    runtime: "auto" (torch), "torch" or "onnxruntime" (see engines.py).
+    runtime: "auto", "torch" or "onnxruntime" (see engines.py: auto is torch unless the device is the CPU and
+        onnxruntime is installed).
     det_size: the detector's input side for models exported without a fixed size.
     Raises ModelPackError for a missing, empty or unreadable pack.
     """
@@ -48,7 +49,7 @@ class FaceAnalyzer:
         if det_size < 64 or det_size % 32:
             raise UsageError(f"det_size must be a multiple of 32 and at least 64, got {det_size}.")
         self.pack_dir = pack_dir(models_dir, pack)
-        self.runtime = resolve_runtime(runtime)
+        self.runtime = resolve_runtime(runtime, providers, device)
         self.providers = resolve_providers(providers) if self.runtime == ONNXRUNTIME else None
         self.crop_size = crop_size
         open_model = model_opener(self.runtime, self.providers or providers, device)

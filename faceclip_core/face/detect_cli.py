@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--providers", default="auto", choices=("auto", "cpu", "cuda"),
                         help="device: auto (CUDA when there is one), cpu or cuda")
     parser.add_argument("--runtime", default="auto", choices=RUNTIMES,
-                        help="what runs the pack's models: auto (torch), torch, or onnxruntime (when installed)")
+                        help="what runs the pack's models: auto (onnxruntime on the CPU where installed, else torch), torch, "
+                             "or onnxruntime")
     parser.add_argument("--out-crop", help="write the picked face's 448x448 aligned crop here (PNG)")
     parser.add_argument("--out-preview", help="write the image with faces drawn, the picked one marked, here")
 

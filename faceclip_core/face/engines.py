@@ -1,7 +1,8 @@
-"""Which runtime executes a pack's .onnx models: torch (always there; the default) or onnxruntime (when installed).
+"""Which runtime executes a pack's .onnx models: torch (always there) or onnxruntime (when installed).
 
-"auto" is torch: on the test faces both give the same boxes, landmarks and embeddings (to 1e-4), and torch
-runs on the host's device, GPU included, with nothing to install; see README, Face analysis, for the timings.
+Both give the same boxes, landmarks and embeddings (to 1e-4). "auto" is torch on a GPU (where onnxruntime would
+need its own CUDA build) and wherever onnxruntime is missing, and onnxruntime on the CPU when it is installed:
+there it was faster, and its threads keep their speed on a busy machine; see README, Face analysis, for the timings.
 """
 from __future__ import annotations
 
@@ -12,18 +13,30 @@ import torch
 
 from ..errors import ModelPackError, UsageError
 from .onnx_file import OnnxFormatError
-from .runtime import CUDA, open_session, resolve_providers, unreadable_model_error
+from .runtime import CUDA, import_onnxruntime, open_session, resolve_providers, unreadable_model_error
 
 TORCH, ONNXRUNTIME = "torch", "onnxruntime"
 RUNTIMES = ("auto", TORCH, ONNXRUNTIME)
 
 
-def resolve_runtime(runtime: str) -> str:
-    """TORCH or ONNXRUNTIME ("auto" is TORCH)."""
+def resolve_runtime(runtime: str, providers: str | Sequence[str] = "auto",
+                    device: str | torch.device | None = None) -> str:
+    """TORCH or ONNXRUNTIME; "auto" is ONNXRUNTIME only for the CPU and where onnxruntime imports."""
     choice = runtime.lower()
     if choice not in RUNTIMES:
         raise UsageError(f"Unknown face-analysis runtime {runtime!r}: use {', '.join(map(repr, RUNTIMES))}.")
-    return TORCH if choice == "auto" else choice
+    if choice != "auto":
+        return choice
+    try:
+        if torch_device(providers, device).type != "cpu":
+            return TORCH
+    except UsageError:  # CUDA asked for where torch has none: onnxruntime's GPU build may have it
+        return ONNXRUNTIME
+    try:
+        import_onnxruntime()
+    except UsageError:
+        return TORCH
+    return ONNXRUNTIME
 
 
 def torch_device(providers: str | Sequence[str] = "auto", device: str | torch.device | None = None) -> torch.device:
