@@ -6,6 +6,7 @@ there it was faster, and its threads keep their speed on a busy machine; see REA
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -13,7 +14,7 @@ import torch
 
 from ..errors import ModelPackError, UsageError
 from .onnx_file import OnnxFormatError
-from .runtime import CUDA, import_onnxruntime, open_session, resolve_providers, unreadable_model_error
+from .runtime import CUDA, _log_once, import_onnxruntime, open_session, resolve_providers, unreadable_model_error
 
 TORCH, ONNXRUNTIME = "torch", "onnxruntime"
 RUNTIMES = ("auto", TORCH, ONNXRUNTIME)
@@ -61,6 +62,7 @@ def model_opener(runtime: str, providers: str | Sequence[str], device: str | tor
         resolved = resolve_providers(providers)
         return lambda path: open_session(path, resolved)
     target = torch_device(providers, device)
+    _log_once(logging.INFO, f"face analysis runs the pack's models in torch on {target}")
     return lambda path: open_torch_session(path, target)
 
 
