@@ -61,4 +61,8 @@ if marker not in src:
     open(path, "w").write(src)
 PY
 "$py" -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__)'
-echo "host venv ready: $venv_dir (run tests with COMFYUI_PATH=$comfy_dir)"
+if [ "$manager" = 1 ]; then
+  echo "Manager venv ready: run tests/test_host_manager.py with FACECLIP_MANAGER_PYTHON=$py COMFYUI_PATH=$comfy_dir"
+else
+  echo "host venv ready: $venv_dir (run tests with COMFYUI_PATH=$comfy_dir)"
+fi
