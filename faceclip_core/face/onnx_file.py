@@ -145,8 +145,11 @@ def _ints(wire: int, value: Any) -> list[int]:
 
 
 def _floats(wire: int, value: Any, fmt: str = "f") -> list[float]:
+    """A repeated float/double field's entries from one occurrence, packed or not."""
+    if wire not in (_BYTES, _FIXED32, _FIXED64):
+        raise OnnxFormatError(f"a float field has wire type {wire}")
     raw = bytes(value)
-    return list(struct.unpack(f"<{len(raw) // struct.calcsize(fmt)}{fmt}", raw)) if wire in (_BYTES, _FIXED32, _FIXED64) else []
+    return list(struct.unpack(f"<{len(raw) // struct.calcsize(fmt)}{fmt}", raw))
 
 
 def _model(buf: memoryview) -> Model:

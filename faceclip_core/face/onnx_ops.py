@@ -102,7 +102,7 @@ def _leaky_relu(inputs: list, attrs: dict, opset: int) -> Tensor:
 
 @op("PRelu")
 def _prelu(inputs: list, attrs: dict, opset: int) -> Tensor:
-    x, slope = _together(inputs[0], inputs[1])
+    x, slope = inputs[0], inputs[1].to(inputs[0].device)
     per_channel = x.dim() >= 2 and slope.dim() == x.dim() - 1 and slope.shape[0] == x.shape[1] \
         and slope.numel() == x.shape[1]
     if slope.numel() == 1 or per_channel:  # one fused kernel for the layouts ArcFace exports use
