@@ -535,13 +535,14 @@ def _resize(x: Tensor, scales: list[float] | None, sizes: list[int] | None, mode
             out = math.floor(size * scale)
         if out == size and scale == 1.0:
             continue
-        coords = _source_coordinates(out, size, scale, transform, x.device)
+        coords = _source_coordinates(out, size, scale, transform)
         x = _nearest(x, axis, coords, size, nearest_mode) if mode == "nearest" else _linear(x, axis, coords, size)
     return x
 
 
-def _source_coordinates(out: int, size: int, scale: float, transform: str, device: torch.device) -> Tensor:
-    o = torch.arange(out, dtype=torch.float64, device=device)
+def _source_coordinates(out: int, size: int, scale: float, transform: str) -> Tensor:
+    """Where each output index samples the input, in float64 on the CPU (MPS has no float64)."""
+    o = torch.arange(out, dtype=torch.float64)
     if transform == "half_pixel":
         return (o + 0.5) / scale - 0.5
     if transform == "pytorch_half_pixel":
@@ -570,7 +571,7 @@ def _nearest(x: Tensor, axis: int, coords: Tensor, size: int, nearest_mode: str)
         index = torch.ceil(coords - 0.5)
     else:
         raise NotImplementedError(f"Resize nearest_mode {nearest_mode!r}")
-    return x.index_select(axis, index.clamp(0, size - 1).long())
+    return x.index_select(axis, index.clamp(0, size - 1).long().to(x.device))
 
 
 def _linear(x: Tensor, axis: int, coords: Tensor, size: int) -> Tensor:
@@ -579,6 +580,6 @@ def _linear(x: Tensor, axis: int, coords: Tensor, size: int) -> Tensor:
     high = (low + 1).clamp(max=size - 1)
     shape = [1] * x.dim()
     shape[axis] = -1
-    weight = (coords - low).to(x.dtype).reshape(shape)
-    a, b = x.index_select(axis, low), x.index_select(axis, high)
+    weight = (coords - low).to(device=x.device, dtype=x.dtype).reshape(shape)
+    a, b = x.index_select(axis, low.to(x.device)), x.index_select(axis, high.to(x.device))
     return a + (b - a) * weight

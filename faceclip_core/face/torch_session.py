@@ -135,15 +135,18 @@ def _fold_batch_norms(nodes: list[Node], constants: dict[str, torch.Tensor], out
         if conv is None or readers.get(conv.outputs[0]) != 1 or conv.outputs[0] in outputs \
                 or not all(name in constants for name in [*params, *conv.inputs[1:]]):
             continue
-        scale, shift, mean, var = (constants[name].double() for name in params)
+        # in float64 on the CPU (MPS has no float64), then back to the weights' dtype and device
+        scale, shift, mean, var = (constants[name].cpu().double() for name in params)
         weight = constants[conv.inputs[1]]
-        bias = constants[conv.inputs[2]].double() if len(conv.inputs) > 2 and conv.inputs[2] else torch.zeros_like(mean)
+        bias = (constants[conv.inputs[2]].cpu().double() if len(conv.inputs) > 2 and conv.inputs[2]
+                else torch.zeros_like(mean))
         factor = scale / torch.sqrt(var + node.attributes.get("epsilon", 1e-5))
         key = conv.outputs[0]
-        folded_weight = (weight.double() * factor.reshape(-1, *[1] * (weight.dim() - 1))).to(weight.dtype)
+        folded_weight = (weight.cpu().double() * factor.reshape(-1, *[1] * (weight.dim() - 1))).to(weight.device,
+                                                                                                   weight.dtype)
         constants[f"{key}::folded_weight"] = (folded_weight.contiguous(memory_format=torch.channels_last)
                                               if folded_weight.dim() == 4 else folded_weight)
-        constants[f"{key}::folded_bias"] = ((bias - mean) * factor + shift).to(weight.dtype)
+        constants[f"{key}::folded_bias"] = ((bias - mean) * factor + shift).to(weight.device, weight.dtype)
         nodes[index] = replace(conv, inputs=[conv.inputs[0], f"{key}::folded_weight", f"{key}::folded_bias"],
                                outputs=[node.outputs[0]])
         folded.add(id(node))
