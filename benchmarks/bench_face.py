@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--models-dir", help="folder holding insightface/models/<pack> (default: build the test pack)")
     parser.add_argument("--pack", default="antelopev2")
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnxruntime"))
     args = parser.parse_args()
 
     import assets  # tests/support/assets.py: the photos, and the test pack when no models dir is given
@@ -33,7 +34,7 @@ def main() -> None:
     photo = assets.resized(assets.astronaut(), 2.0)  # 1024 x 1024, one face
     with tempfile.TemporaryDirectory() as scratch:
         models_dir = args.models_dir or assets.build_face_pack(Path(scratch)).parents[2]
-        analyzer = FaceAnalyzer(models_dir, pack=args.pack, providers="cpu")
+        analyzer = FaceAnalyzer(models_dir, pack=args.pack, providers="cpu", runtime=args.runtime)
         analyzer.detect(photo)  # warm-up: onnxruntime allocates on the first run
         timings = []
         for _ in range(args.runs):
@@ -41,7 +42,7 @@ def main() -> None:
             [face] = analyzer.detect(photo)
             timings.append((time.perf_counter() - start) * 1000)
     print(
-        f"face analysis (detect + 448 align + embed), {photo.shape[1]}x{photo.shape[0]}, CPU, pack "
+        f"face analysis (detect + 448 align + embed), {photo.shape[1]}x{photo.shape[0]}, CPU, {analyzer.runtime}, pack "
         f"{'test' if not args.models_dir else args.pack}: median {statistics.median(timings):.1f} ms per image, "
         f"best {min(timings):.1f} ms ({args.runs} runs)"
     )

@@ -48,9 +48,11 @@ def host_device():
     return model_management.get_torch_device()
 
 
-def load_analyzer(pack: str, provider: str) -> FaceAnalyzer:
-    """The loader node's analyzer: the built-in detector on the host's device, or an insightface pack."""
-    return FaceAnalyzer(insightface_root(), pack=pack, providers=PROVIDERS[provider], device=host_device())
+def load_analyzer(pack: str, provider: str, runtime: str = "auto") -> FaceAnalyzer:
+    """The loader node's analyzer: the built-in detector, or an insightface pack on `runtime`. With provider auto,
+    torch runs on the host's device (its GPU, or the CPU when ComfyUI was started with --cpu)."""
+    device = host_device() if provider == "auto" else None
+    return FaceAnalyzer(insightface_root(), pack=pack, providers=PROVIDERS[provider], runtime=runtime, device=device)
 
 
 def to_image_batch(images: list[np.ndarray]) -> torch.Tensor:

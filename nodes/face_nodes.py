@@ -5,6 +5,7 @@ import torch
 from comfy_api.v0_0_2 import io
 
 from faceclip_core.face import BUILTIN_PACK, DEFAULT_PACK, FaceAnalyzer
+from faceclip_core.face.engines import RUNTIMES
 
 from .checked_node import CheckedNode
 from .checks import require, require_faces
@@ -33,16 +34,21 @@ class FaceCLIPInsightFaceLoader(CheckedNode):
                                        f"{DEFAULT_PACK} or buffalo_l: insightface packs with a recogniser, for Face ID "
                                        "Similarity and ID-EA Train (unzip into models/insightface/models/<pack>)."),
                 io.Combo.Input("provider", options=list(PROVIDERS), default="auto",
-                               tooltip="Where it runs. auto: yunet on the host's device; a pack on CUDA when a working "
-                                       "onnxruntime-gpu is installed."),
+                               tooltip="Where it runs. auto: ComfyUI's device for yunet and for a pack on the torch "
+                                       "runtime; CUDA with onnxruntime when a working onnxruntime-gpu is installed."),
+                # optional, so API-format graphs saved before it existed stay valid
+                io.Combo.Input("runtime", options=list(RUNTIMES), default="auto", optional=True,
+                               tooltip="What runs an insightface pack's models: auto is torch on a GPU, onnxruntime on "
+                                       "the CPU where it is installed (faster there), else torch. Both give the same "
+                                       "faces. The built-in yunet always runs in torch."),
             ],
             outputs=[FaceAnalyzerType.Output(tooltip="Face detector, aligner and recogniser, for Detect Face, "
                                                      "Face ID Similarity and ID-EA Train.")],
         )
 
     @classmethod
-    def execute(cls, pack: str, provider: str) -> io.NodeOutput:
-        return io.NodeOutput(load_analyzer(pack, provider))
+    def execute(cls, pack: str, provider: str, runtime: str = "auto") -> io.NodeOutput:
+        return io.NodeOutput(load_analyzer(pack, provider, runtime))
 
 
 class FaceCLIPDetectFace(CheckedNode):

@@ -16,6 +16,7 @@ from ..files.atomic import check_target
 from ..errors import UsageError
 from ..files.images import save_image
 from ..face.analyzer import FaceAnalyzer, no_face_error
+from ..face.engines import RUNTIMES
 from ..face.faces import Face
 from ..face.images import load_image_file
 from ..face.packs import BUILTIN_PACK, DEFAULT_PACK
@@ -44,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--providers", default="auto", choices=("auto", "cpu", "cuda"),
                         help="device: auto (the GPU when there is one), cpu or cuda")
+    parser.add_argument("--runtime", default="auto", choices=RUNTIMES,
+                        help="what runs the pack's models: auto (onnxruntime on the CPU where installed, else torch), torch, "
+                             "or onnxruntime")
     parser.add_argument("--out-crop", help="write the picked face's 448x448 aligned crop here (PNG)")
     parser.add_argument("--out-preview", help="write the image with faces drawn, the picked one marked, here")
 
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr):
         check_outputs(args)
         image = load_image_file(args.image)
-        analyzer = FaceAnalyzer(args.models_dir, pack=args.pack, providers=args.providers)
+        analyzer = FaceAnalyzer(args.models_dir, pack=args.pack, providers=args.providers, runtime=args.runtime)
         faces = analyzer.detect(image)
         if not faces:
             raise no_face_error(f"{args.image} ({image.shape[1]}x{image.shape[0]} px)")

@@ -5,7 +5,7 @@
     [result] = analyzer.analyze(image, pick="largest")     # NoFaceError if the image has no face
     result.picked.crop, result.picked.embedding            # (448, 448, 3) uint8 RGB, (512,) unit vector or None
 
-The packs run on onnxruntime (no insightface package); the built-in detector on torch alone. See README
+The packs run in torch or onnxruntime (no insightface package); the built-in detector in torch alone. See README
 "Face analysis".
 """
 from .analyzer import CROP_SIZE, FaceAnalyzer, no_face_error

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import torch
 
 from ..errors import NoFaceError, UsageError
 from .align import align_face
@@ -13,6 +14,7 @@ from .images import as_image_list
 from .models import load_face_models
 from .packs import BUILTIN_PACK, DEFAULT_PACK, pack_dir, require_models_dir
 from .pick import DEFAULT_PICK, parse_pick, pick_face
+from .engines import ONNXRUNTIME, model_opener, resolve_runtime
 from .runtime import resolve_providers
 
 CROP_SIZE = 448  # FaceCLIP's face input: the ArcFace template x4
@@ -27,9 +29,12 @@ class FaceAnalyzer:
     models_dir: the folder holding `insightface/models/<pack>/` (ComfyUI's models folder); not needed for "yunet".
     pack: "yunet", the built-in detector (torch, weights in the package; no recogniser, so no embeddings), the
         default without models_dir; "antelopev2" (the default with models_dir) or "buffalo_l", or any folder of
-        an SCRFD detector and an ArcFace recogniser, on onnxruntime.
-    providers: "auto", "cpu", "cuda" or a list of onnxruntime provider names (see runtime.py). For "yunet":
-        "cpu" or "cuda" picks the torch device; "auto" takes `device` (default: the GPU when torch has one).
+        an SCRFD detector and an ArcFace recogniser.
+    providers: "auto", "cpu", "cuda" or a list of onnxruntime provider names (see runtime.py); with torch (the
+        built-in detector, or a pack on the torch runtime) "auto" is CUDA when torch has it, and `device` (a
+        torch device) overrides it.
+    runtime: for a pack, "auto", "torch" or "onnxruntime" (see engines.py: auto is torch unless the device is the
+        CPU and onnxruntime is installed). The built-in detector always runs in torch.
     det_size: the detector's input side for models exported without a fixed size.
     Raises ModelPackError for a missing, empty or unreadable pack.
     """
@@ -41,7 +46,8 @@ class FaceAnalyzer:
         providers: str | Sequence[str] = "auto",
         det_size: int = 640,
         crop_size: int = CROP_SIZE,
-        device: Any = None,
+        runtime: str = "auto",
+        device: str | torch.device | None = None,
     ) -> None:
         if det_size < 64 or det_size % 32:
             raise UsageError(f"det_size must be a multiple of 32 and at least 64, got {det_size}.")
@@ -50,12 +56,14 @@ class FaceAnalyzer:
         if self.pack == BUILTIN_PACK:
             from .yunet_detector import YuNetDetector, torch_device
 
-            self.pack_dir, self.providers, self.recognizer = None, [], None
+            self.pack_dir, self.runtime, self.providers, self.recognizer = None, "torch", None, None
             self.detector = YuNetDetector(torch_device(providers, device), det_size=det_size)
             return
         self.pack_dir = pack_dir(require_models_dir(models_dir, self.pack), self.pack)
-        self.providers = resolve_providers(providers)
-        self.detector, self.recognizer = load_face_models(self.pack_dir, self.pack, self.providers, det_size)
+        self.runtime = resolve_runtime(runtime, providers, device)
+        self.providers = resolve_providers(providers) if self.runtime == ONNXRUNTIME else None
+        open_model = model_opener(self.runtime, self.providers or providers, device)
+        self.detector, self.recognizer = load_face_models(self.pack_dir, self.pack, open_model, det_size)
 
     @property
     def has_recognizer(self) -> bool:

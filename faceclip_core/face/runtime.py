@@ -114,7 +114,7 @@ def open_session(model_path: Path, providers: Sequence[str]) -> Any:
     return session
 
 
-def unreadable_model_error(model_path: Path, cause: Exception) -> ModelPackError:
+def unreadable_model_error(model_path: Path, cause: Exception, reader: str = "onnxruntime") -> ModelPackError:
     size = model_path.stat().st_size
     with open(model_path, "rb") as file:
         head = file.read(len(_LFS_POINTER_PREFIX))
@@ -125,5 +125,5 @@ def unreadable_model_error(model_path: Path, cause: Exception) -> ModelPackError
     )
     return ModelPackError(
         f"Cannot load face model {model_path} ({size:,} bytes). {what}. Download the model pack "
-        f"'{model_path.parent.name}' again and replace {model_path.name}. onnxruntime said: {cause}"
+        f"'{model_path.parent.name}' again and replace {model_path.name}. {reader[0].upper() + reader[1:]} said: {cause}"
     )

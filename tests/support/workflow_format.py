@@ -54,7 +54,8 @@ PACK_NODES: dict[str, dict[str, list]] = {
                     "one_prompt_per_line"],
         "outputs": [("CONDITIONING", "CONDITIONING")],
     },
-    "FaceCLIPInsightFaceLoader": {"inputs": [], "widgets": ["pack", "provider"], "outputs": [("FACE_ANALYZER", "FACE_ANALYZER")]},
+    "FaceCLIPInsightFaceLoader": {"inputs": [], "widgets": ["pack", "provider", "runtime"],
+                                  "outputs": [("FACE_ANALYZER", "FACE_ANALYZER")]},
     "FaceCLIPDetectFace": {"inputs": [("analyzer", "FACE_ANALYZER"), ("image", "IMAGE")], "widgets": ["pick", "index"],
                            "outputs": [("face", "FACE"), ("preview", "IMAGE"), ("crops", "IMAGE")]},
     "FaceIDSimilarity": {"inputs": [("analyzer", "FACE_ANALYZER"), ("reference", "FACE"), ("images", "IMAGE")], "widgets": [],
@@ -84,7 +85,7 @@ NODE_SIZES: dict[str, tuple[int, int]] = {
     "UNETLoader": (300, 82), "VAELoader": (300, 58), "CheckpointLoaderSimple": (300, 98), "CLIPTextEncode": (400, 200),
     "LoadImage": (320, 340), "EmptyLatentImage": (300, 106), "KSampler": (300, 262), "ImageBatch": (200, 46),
     "VAEDecode": (200, 46), "SaveImage": (340, 360), "PreviewImage": (320, 340), "PreviewAny": (300, 200),
-    "FaceCLIPLoader": (300, 82), "FaceCLIPTextEncodeSDXL": (400, 300), "FaceCLIPInsightFaceLoader": (300, 82),
+    "FaceCLIPLoader": (300, 82), "FaceCLIPTextEncodeSDXL": (400, 300), "FaceCLIPInsightFaceLoader": (300, 106),
     "FaceCLIPDetectFace": (300, 122), "FaceIDSimilarity": (240, 66), "IDEATrain": (400, 384), "IDEALoader": (300, 58),
     "IDEAApply": (300, 78), "FaceT5Loader": (300, 106), "FaceT5TextEncodeFlux": (400, 260), "FluxGuidance": (300, 58),
     "ModelSamplingFlux": (300, 130), "EmptySD3LatentImage": (300, 106),
@@ -134,6 +135,33 @@ def ui_to_api(ui: dict[str, Any]) -> dict[str, Any]:
     return api
 
 
+# Where each model file the workflows name comes from: (download URL, the host's model folder), as README's models
+# table says. A loader carries its file's entry in `properties.models` ({name, url, directory}), which the frontend's
+# missing-models dialog lists with the link when the file is not in that folder.
+HF = "https://huggingface.co"
+MODEL_SOURCES: dict[str, tuple[str, str]] = {
+    "face_clip_encoder.pt": (f"{HF}/ByteDance/FaceCLIP/resolve/main/model/face_clip_encoder.pt", "faceclip"),
+    "faceclip_unet.pt": (f"{HF}/ByteDance/FaceCLIP/resolve/main/model/unet.pt", "diffusion_models"),
+    "sdxl_vae.safetensors": (f"{HF}/stabilityai/sdxl-vae/resolve/main/sdxl_vae.safetensors", "vae"),
+    "sd_xl_base_1.0.safetensors": (
+        f"{HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/sd_xl_base_1.0.safetensors", "checkpoints"),
+    "face_t5_encoder.pt": (f"{HF}/ByteDance/FaceCLIP/resolve/main/model/face_t5_encoder.pt", "faceclip"),
+    "faceclip_flux_dit.pt": (f"{HF}/ByteDance/FaceCLIP/resolve/main/model/dit.pt", "diffusion_models"),
+    "ae.safetensors": (f"{HF}/black-forest-labs/FLUX.1-dev/resolve/main/ae.safetensors", "vae"),
+}
+# Widgets that name a model file a user downloads. Not here: InsightFace Loader's pack (a folder of .onnx files:
+# the frontend lists only PyTorch-suffixed files, so it would show an installed pack as missing; its own error
+# says where the pack goes) and ID-EA Loader's file (made by ID-EA Train, not downloaded).
+MODEL_FILE_WIDGETS = {"unet_name", "vae_name", "ckpt_name", "encoder_name"}
+
+
+def model_metadata(class_type: str, widgets: list) -> dict[str, list]:
+    """`{"models": [{name, url, directory}]}` for a loader's model files, {} for other nodes."""
+    names = [value for name, value in zip(node_spec(class_type)["widgets"], widgets) if name in MODEL_FILE_WIDGETS]
+    models = [{"name": name, "url": MODEL_SOURCES[name][0], "directory": MODEL_SOURCES[name][1]} for name in names]
+    return {"models": models} if models else {}
+
+
 class Graph:
     """Builds a workflow in UI format, laid out so that data flows left to right and no node covers another.
 
@@ -171,7 +199,8 @@ class Graph:
             "flags": {}, "order": node_id - 1, "mode": 0, "inputs": inputs,
             "outputs": [{"name": name, "type": kind, "links": [], "slot_index": slot}
                         for slot, (name, kind) in enumerate(spec["outputs"])],
-            "properties": {"Node name for S&R": class_type}, "widgets_values": widgets,
+            "properties": {"Node name for S&R": class_type, **model_metadata(class_type, widgets)},
+            "widgets_values": widgets,
         })
         return node_id
 
@@ -206,7 +235,7 @@ DETECTOR_PACK, RECOGNISER_PACK = "yunet", "antelopev2"
 
 def _reference_face(g: Graph, pack: str = DETECTOR_PACK) -> tuple[int, int]:
     """The reference photo and its face, down the first columns: (analyzer, Detect Face) node ids."""
-    analyzer = g.add("FaceCLIPInsightFaceLoader", 0, 3, pack=pack, provider="auto")
+    analyzer = g.add("FaceCLIPInsightFaceLoader", 0, 3, pack=pack, provider="auto", runtime="auto")
     photo = g.add("LoadImage", 0, 4, image=FACE_IMAGE)
     face = g.add("FaceCLIPDetectFace", 1, 0, analyzer=(analyzer, 0), image=(photo, 0), pick="largest", index=0)
     return analyzer, face
@@ -312,7 +341,7 @@ def idea_train() -> Graph:
     g = Graph()
     sdxl = g.add("CheckpointLoaderSimple", 0, 0, ckpt_name=SDXL_CHECKPOINT)
     photos = [g.add("LoadImage", 0, row, image=name) for row, name in enumerate(IDEA_PHOTOS, start=1)]
-    analyzer = g.add("FaceCLIPInsightFaceLoader", 1, 0, pack=RECOGNISER_PACK, provider="auto")
+    analyzer = g.add("FaceCLIPInsightFaceLoader", 1, 0, pack=RECOGNISER_PACK, provider="auto", runtime="auto")
     batch = g.add("ImageBatch", 1, 1, image1=(photos[0], 0), image2=(photos[1], 0))
     train = g.add("IDEATrain", 2, 0, images=(batch, 0), face_analyzer=(analyzer, 0), model=(sdxl, 0), clip=(sdxl, 1),
                   vae=(sdxl, 2), name=IDEA_NAME, steps=320, batch_size=8, micro_batch=1, resolution=1024, seed=0,

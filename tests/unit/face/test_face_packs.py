@@ -67,23 +67,25 @@ def test_pack_without_detector_is_refused(tmp_path):
         FaceAnalyzer(tmp_path)
 
 
-def test_truncated_model_names_file_size_and_fix(tmp_path):
+@pytest.mark.parametrize("runtime_name", ["torch", "onnxruntime"])
+def test_truncated_model_names_file_size_and_fix(tmp_path, runtime_name):
     folder = assets.build_face_pack(tmp_path)
     model = folder / "scrfd_10g_bnkps.onnx"
     model.write_bytes(model.read_bytes()[:100_000])  # a download cut short
     with pytest.raises(ModelPackError) as error:
-        FaceAnalyzer(tmp_path, providers="cpu")
+        FaceAnalyzer(tmp_path, providers="cpu", runtime=runtime_name)
     message = str(error.value)
     assert f"Cannot load face model {model} (100,000 bytes)" in message
     assert "truncated or corrupt" in message and "Download the model pack 'antelopev2' again" in message
 
 
-def test_git_lfs_pointer_in_place_of_model_is_named_as_such(tmp_path):
+@pytest.mark.parametrize("runtime_name, cause", [("torch", "The ONNX reader said"), ("onnxruntime", "INVALID_PROTOBUF")])
+def test_git_lfs_pointer_in_place_of_model_is_named_as_such(tmp_path, runtime_name, cause):
     folder = assets.build_face_pack(tmp_path)
     pointer = b"version https://git-lfs.github.com/spec/v1\noid sha256:0123\nsize 255524573\n"
     (folder / "glintr100.onnx").write_bytes(pointer)
-    with pytest.raises(ModelPackError, match=r"glintr100\.onnx \(\d+ bytes\)\. It is a Git LFS pointer .*INVALID_PROTOBUF"):
-        FaceAnalyzer(tmp_path, providers="cpu")
+    with pytest.raises(ModelPackError, match=rf"glintr100\.onnx \(\d+ bytes\)\. It is a Git LFS pointer .*{cause}"):
+        FaceAnalyzer(tmp_path, providers="cpu", runtime=runtime_name)
 
 
 def test_cuda_that_cannot_start_falls_back_to_cpu_with_one_warning(face_models_dir, monkeypatch, caplog):
@@ -99,7 +101,7 @@ def test_cuda_that_cannot_start_falls_back_to_cpu_with_one_warning(face_models_d
     monkeypatch.setattr(ort, "InferenceSession", session_without_cuda_libraries)
     monkeypatch.setattr(runtime, "_logged_messages", set())
     with caplog.at_level(logging.WARNING, logger=runtime.__name__):
-        analyzer = FaceAnalyzer(face_models_dir)  # providers="auto" picks CUDA, then loads two models
+        analyzer = FaceAnalyzer(face_models_dir, runtime="onnxruntime")  # providers="auto" picks CUDA, then loads two
     assert analyzer.providers == [runtime.CUDA, runtime.CPU]
     assert analyzer.detector.session.get_providers() == [runtime.CPU]
     warnings = [record.getMessage() for record in caplog.records]

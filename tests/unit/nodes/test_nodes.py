@@ -118,3 +118,18 @@ def test_an_idea_name_that_is_no_plain_file_name_is_refused(name):
 def test_plain_idea_names_pass():
     for name in ("my_person", "Jane Doe-2", "v1.2", "x" * 100):
         assert name_problem(name) is None
+
+
+@pytest.mark.parametrize("runtime, installed, session_type", [
+    ("torch", True, "TorchOnnxSession"), ("onnxruntime", True, "InferenceSession"),
+    ("auto", True, "InferenceSession"),  # on the CPU, where onnxruntime is installed
+    ("auto", False, "TorchOnnxSession"),  # a Manager install: nothing but ComfyUI's requirements
+])
+def test_insightface_loader_runtime_choice(face_models_dir, monkeypatch, runtime, installed, session_type):
+    from nodes import face_logic
+
+    monkeypatch.setattr(face_logic, "insightface_root", lambda: face_models_dir)
+    if not installed:
+        monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    analyzer = face_logic.load_analyzer("antelopev2", "CPU", runtime)
+    assert type(analyzer.detector.session).__name__ == type(analyzer.recognizer.session).__name__ == session_type

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow_format import CORE_NODES, NODE_SIZES, PACK_NODES, TITLE_HEIGHT, WORKFLOWS, ui_to_api
+from workflow_format import CORE_NODES, NODE_SIZES, PACK_NODES, TITLE_HEIGHT, WORKFLOWS, node_spec, ui_to_api
 
 ROOT = Path(__file__).resolve().parents[3]
 UI_FILES = sorted((ROOT / "example_workflows").glob("*.json"))
@@ -96,3 +96,48 @@ def test_every_template_has_a_small_thumbnail(path):
     # a screenshot of the template in the real frontend (tests/host/test_host_browser.py, tests/support/thumbnails.py)
     thumbnail = path.with_suffix(".jpg")
     assert thumbnail.is_file() and thumbnail.stat().st_size < 200_000
+
+
+def _readme_models() -> dict[str, dict[str, str]]:
+    """README's models table: file name -> {column: cell}."""
+    lines = (ROOT / "README.md").read_text().split("## Models", 1)[1].splitlines()
+    table = [line for line in lines[: next(i for i, l in enumerate(lines) if l.startswith("The two FaceCLIP"))] if line.startswith("|")]
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    rows = {}
+    for line in table[2:]:
+        cells = dict(zip(header, (cell.strip() for cell in line.strip("|").split("|"))))
+        rows[cells["file"].split("`")[1]] = cells
+    return rows
+
+
+# The host's folder names the frontend's missing-models dialog knows, for README's folders (unet/ is the
+# diffusion_models folder's older name; ComfyUI reads both).
+HOST_FOLDERS = {"unet/": "diffusion_models", "diffusion_models/": "diffusion_models", "vae/": "vae",
+                "faceclip/": "faceclip", "checkpoints/": "checkpoints", "text_encoders/": "text_encoders"}
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.stem)
+def test_every_loader_names_its_model_files_for_the_missing_models_dialog(path):
+    """Each model-file widget's value has a `properties.models` entry {name, url, directory}: the file, a Hugging
+    Face download link and the folder README's models table gives, so the frontend can list what is missing."""
+    readme = _readme_models()
+    loaders = 0
+    for node in load(path)["nodes"]:
+        widgets = dict(zip(node_spec(node["type"])["widgets"], node["widgets_values"]))
+        files = [value for name, value in widgets.items() if name in MODEL_WIDGETS]
+        declared = node["properties"].get("models", [])
+        assert [model["name"] for model in declared] == files, (path.name, node["type"])
+        for model in declared:
+            loaders += 1
+            assert set(model) == {"name", "url", "directory"}
+            assert model["url"].startswith("https://huggingface.co/") and "/resolve/main/" in model["url"]
+            row = readme[model["name"]]
+            assert model["directory"] == HOST_FOLDERS[row["folder (under `ComfyUI/models/`)"].strip("`")], model
+            # the link is the file README's source column names (renamed ones by their release name)
+            assert model["url"].rsplit("/", 1)[1] in row["source"] + model["name"], model
+    assert loaders >= 1, f"{path.name}: no loader names its model file"
+
+
+def test_readme_models_table_gives_every_licence():
+    rows = _readme_models()
+    assert rows and all(row.get("licence") for row in rows.values()), rows
