@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import torch
 
 from ..errors import NoFaceError, UsageError
 from .align import align_face
@@ -14,8 +13,11 @@ from .images import as_image_list
 from .models import load_face_models
 from .packs import BUILTIN_PACK, DEFAULT_PACK, pack_dir, require_models_dir
 from .pick import DEFAULT_PICK, parse_pick, pick_face
-from .engines import ONNXRUNTIME, model_opener, resolve_runtime
+from .engines import ONNXRUNTIME, model_opener, resolve_runtime, torch_device
 from .runtime import resolve_providers
+
+if TYPE_CHECKING:
+    import torch
 
 CROP_SIZE = 448  # FaceCLIP's face input: the ArcFace template x4
 # When nothing is found, the image is shrunk inside the detector's input and tried again: faces that
@@ -54,7 +56,7 @@ class FaceAnalyzer:
         self.pack = pack or (DEFAULT_PACK if models_dir is not None else BUILTIN_PACK)
         self.crop_size = crop_size
         if self.pack == BUILTIN_PACK:
-            from .yunet_detector import YuNetDetector, torch_device
+            from .yunet_detector import YuNetDetector
 
             self.pack_dir, self.runtime, self.providers, self.recognizer = None, "torch", None, None
             self.detector = YuNetDetector(torch_device(providers, device), det_size=det_size)

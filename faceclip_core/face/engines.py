@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable, Sequence
-
-import torch
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import ModelPackError, UsageError
 from .onnx_file import OnnxFormatError
 from .runtime import CUDA, _log_once, import_onnxruntime, open_session, resolve_providers, unreadable_model_error
+
+if TYPE_CHECKING:
+    import torch
 
 TORCH, ONNXRUNTIME = "torch", "onnxruntime"
 RUNTIMES = ("auto", TORCH, ONNXRUNTIME)
@@ -42,6 +43,8 @@ def resolve_runtime(runtime: str, providers: str | Sequence[str] = "auto",
 
 def torch_device(providers: str | Sequence[str] = "auto", device: str | torch.device | None = None) -> torch.device:
     """The torch device for a provider choice: "auto" is CUDA when torch has it; an explicit `device` wins."""
+    import torch  # here, so that the command line's --help and argument checks never load torch
+
     if device is not None:
         return torch.device(device)
     if isinstance(providers, str):

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from ..errors import UsageError
 from .align import align_face
 from .detector import Detections
+from .engines import torch_device
 from .yunet import STRIDES, WEIGHTS_FILE, load_yunet
 
 CANVAS = 640  # the input side YuNet was exported (and is run by OpenCV's demo) at
@@ -24,21 +25,6 @@ NMS_IOU = 0.3  # OpenCV FaceDetectorYN's default
 # which YuNet's landmarks came closest to FaceCLIP's own aligned sample faces (README, Face analysis).
 REFINE_CROP, REFINE_FILL = 448, 0.75
 MIRRORED = [1, 0, 2, 4, 3]  # landmark order in a mirror image: the eyes and the mouth corners swap
-
-
-def torch_device(providers: Any = "auto", device: Any = None) -> torch.device:
-    """Where the built-in detector runs: `providers` "cpu" or "cuda" as for the onnxruntime packs; "auto" takes
-    `device` (a node passes the host's), else the GPU when torch has one."""
-    choice = providers.lower() if isinstance(providers, str) else "auto"
-    if choice == "cpu":
-        return torch.device("cpu")
-    if choice == "cuda":
-        if not torch.cuda.is_available():
-            raise UsageError("providers='cuda' but this torch has no CUDA device: use 'auto' or 'cpu'.")
-        return torch.device("cuda")
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class YuNetDetector:

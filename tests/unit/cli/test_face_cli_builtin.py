@@ -82,7 +82,10 @@ def test_bad_arguments_exit_2_with_the_cause(fresh, args, message):
     assert result.returncode == 2 and result.stdout == "" and message in result.stderr
 
 
-def test_a_pack_still_needs_onnxruntime_and_says_so(fresh, face_models_dir):
+def test_a_pack_runs_on_torch_without_onnxruntime(fresh, face_models_dir):
+    """--models-dir with a pack needs no onnxruntime either: the pack's .onnx files run in torch."""
     run, _, _ = fresh
     result = run("astronaut.png", "--models-dir", str(face_models_dir), "--pack", "antelopev2")
-    assert result.returncode == 2 and "Face analysis needs onnxruntime" in result.stderr
+    assert result.returncode == 0, result.stderr
+    [face] = json.loads(result.stdout)["faces"]
+    assert face["picked"] and len(face["kps"]) == 5

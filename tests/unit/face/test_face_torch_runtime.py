@@ -23,7 +23,7 @@ from faceclip_core.face import engines
 from faceclip_core.face.onnx_file import OnnxFormatError, parse_model
 from faceclip_core.face.torch_session import TorchOnnxSession
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 RNG = np.random.default_rng(0)
 
 
