@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
@@ -322,6 +322,19 @@ SCENE_PROMPT = "Two women standing side by side in a sunny park, photo, natural 
 BACKGROUND_WEIGHT = 0.3  # the scene prompt's share beside a region's own prompt: 0.3 / (1 + 0.3)
 
 
+def _size_fields(size: dict[str, int]) -> dict[str, int]:
+    """SDXL's size conditioning for an image of `size`, uncropped."""
+    return {**size, "crop_w": 0, "crop_h": 0, "target_width": size["width"], "target_height": size["height"]}
+
+
+def _encoder(g: Graph, class_type: str, column: int, **shared: Any) -> Callable[..., int]:
+    """encode(row, text, face=None): a Text Encode node of one prompt in `column`, with or without a face."""
+    def encode(row: int, text: str, face: int | None = None) -> int:
+        return g.add(class_type, column, row, text=text, multiple_faces="first", one_prompt_per_line=False, **shared,
+                     **({} if face is None else {"face": (face, 0)}))
+    return encode
+
+
 def _regions(g: Graph, column: int, people: tuple[int, int], scene: int, masks: tuple[int, int]) -> int:
     """Each person's conditioning on its region mask (the model sees the region's bounds), the scene prompt over
     the whole image at a lower weight, combined into one positive."""
@@ -346,12 +359,7 @@ def faceclip_two_people() -> Graph:
     regions = g.add("FaceCLIPFaceRegions", 2, 0, face_a=(faces[0], 0), face_b=(faces[1], 0), image=(photo, 0), **WIDE,
                     layout="split between the faces")
     g.add("PreviewImage", 3, 0, images=(regions, 2))  # which face goes where
-    sizes = {**WIDE, "crop_w": 0, "crop_h": 0, "target_width": WIDE["width"], "target_height": WIDE["height"]}
-
-    def encode(row: int, text: str, face: int | None = None) -> int:
-        return g.add("FaceCLIPTextEncodeSDXL", 3, row, faceclip=(faceclip, 0), text=text, **sizes, multiple_faces="first",
-                     one_prompt_per_line=False, **({} if face is None else {"face": (face, 0)}))
-
+    encode = _encoder(g, "FaceCLIPTextEncodeSDXL", 3, faceclip=(faceclip, 0), **_size_fields(WIDE))
     people = (encode(1, REGION_PROMPTS[0], faces[0]), encode(2, REGION_PROMPTS[1], faces[1]))
     scene, negative = encode(3, SCENE_PROMPT), encode(4, NEGATIVE)
     positive = _regions(g, 4, people, scene, ((regions, 0), (regions, 1)))
@@ -380,11 +388,7 @@ def faceclip_flux_two_people() -> Graph:
     regions = g.add("FaceCLIPFaceRegions", 2, 0, face_a=(faces[0], 0), face_b=(faces[1], 0), **WIDE,
                     layout="left/right halves")
     g.add("PreviewImage", 3, 0, images=(regions, 2))
-
-    def encode(row: int, text: str, face: int | None = None) -> int:
-        return g.add("FaceT5TextEncodeFlux", 3, row, facet5=(facet5, 0), text=text, multiple_faces="first",
-                     one_prompt_per_line=False, **({} if face is None else {"face": (face, 0)}))
-
+    encode = _encoder(g, "FaceT5TextEncodeFlux", 3, facet5=(facet5, 0))
     people = (encode(1, REGION_PROMPTS[0], faces[0]), encode(2, REGION_PROMPTS[1], faces[1]))
     scene, negative = encode(3, SCENE_PROMPT), encode(4, FLUX_NEGATIVE)
     positive = _regions(g, 4, people, scene, ((regions, 0), (regions, 1)))
@@ -413,13 +417,7 @@ def faceclip_identity_strength() -> Graph:
     vae = g.add("VAELoader", 0, 1, vae_name=VAE)
     faceclip = g.add("FaceCLIPLoader", 0, 2, encoder_name=ENCODER, dtype="auto")
     _, face = _reference_face(g)
-    sizes = {"width": SIZE["width"], "height": SIZE["height"], "crop_w": 0, "crop_h": 0,
-             "target_width": SIZE["width"], "target_height": SIZE["height"]}
-
-    def encode(row: int, text: str, face: int | None = None) -> int:
-        return g.add("FaceCLIPTextEncodeSDXL", 2, row, faceclip=(faceclip, 0), text=text, **sizes, multiple_faces="first",
-                     one_prompt_per_line=False, **({} if face is None else {"face": (face, 0)}))
-
+    encode = _encoder(g, "FaceCLIPTextEncodeSDXL", 2, faceclip=(faceclip, 0), **_size_fields(SIZE))
     with_face, no_face, negative = encode(0, prompt, face), encode(1, prompt), encode(2, NEGATIVE)
     strength = g.add("FaceCLIPIdentityStrength", 3, 0, face_conditioning=(with_face, 0),
                      no_face_conditioning=(no_face, 0), strength=1.0)
