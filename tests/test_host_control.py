@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from safetensors import safe_open
+
+import assets
 
 from host.fixtures import comfy_path, comfy_server  # noqa: F401  (fixtures)
 from host.graphs import api_workflow, quick
@@ -28,6 +31,7 @@ SIZE = 64  # quick(): the image, and so the region masks, at 64x64
 def server(comfy_server: ComfyServer) -> ComfyServer:
     for path in (ROOT / "example_workflows" / "input").iterdir():
         shutil.copy(path, comfy_server.input_dir / path.name)
+    Image.fromarray(assets.coffee()).save(comfy_server.input_dir / "no_face.png")
     return comfy_server
 
 
@@ -149,3 +153,21 @@ def test_identity_strength_template_runs_with_the_formula_and_the_timing(server:
     assert (before["start_percent"], before["end_percent"]) == pytest.approx((0.0, IDENTITY_START))
     assert (after["start_percent"], after["end_percent"]) == pytest.approx((IDENTITY_END, 1.0))
     assert during["width"] == SIZE  # the face entry's SDXL size keys are kept
+
+
+def test_a_photo_without_a_face_takes_the_no_face_path_when_asked(server: ComfyServer) -> None:
+    graph = quick(api_workflow("faceclip_portrait"))
+    graph[node_id(graph, "LoadImage")]["inputs"]["image"] = "no_face.png"
+    detect = node_id(graph, "FaceCLIPDetectFace")
+    graph[detect]["inputs"]["on_no_face"] = "text only"
+    graph["report"] = {"class_type": "PreviewAny", "inputs": {"source": [detect, 3]}}
+    encode = next(i for i, n in graph.items() if n["class_type"] == "FaceCLIPTextEncodeSDXL" and "face" in n["inputs"])
+
+    refused = server.run(graph, timeout_s=600)  # the Text Encode node still says 'error'
+    assert refused.status == "execution_error" and refused.node_type == "FaceCLIPTextEncodeSDXL"
+    assert "the face input has no face in row 0" in refused.error
+
+    graph[encode]["inputs"]["on_no_face"] = "text only"
+    result = server.run(graph, timeout_s=600)
+    assert result.status == "success", (result.error, server.log_text()[-3000:])
+    assert result.outputs["report"]["text"][0] == "image 0: no face found, row 0 takes the no-face path (text only)"
