@@ -16,6 +16,7 @@ from faceclip_core.face import Face
 from . import host
 from .checks import require_faces
 from .face_logic import to_image_batch
+from .face_rows import plan_rows
 
 MODEL_FOLDER = "faceclip"
 MODEL_EXTENSIONS = {".safetensors", ".pt", ".pth", ".bin"}
@@ -112,14 +113,11 @@ def split_prompts(text: str, one_per_line: bool) -> list[str]:
 
 
 def encode_prompts(model: EncoderModel, text: str, multiple_faces: str, one_prompt_per_line: bool,
-                   face: list[Face] | None, node: str = "FaceCLIP Text Encode (SDXL)") -> tuple[torch.Tensor, torch.Tensor]:
-    """The Text Encode nodes' common part: (context, pooled), one row per prompt, every row with the reference face
-    (the first, or all averaged) or, without one, the no-face path."""
-    prompts = split_prompts(text, one_prompt_per_line)
-    crops = None
-    if face is not None:
-        crops = faces_to_crops(face, node)
-        if multiple_faces == "first":
-            crops = crops[:1]
-    face_index = [None if crops is None else 0] * len(prompts)
-    return model.encode(crops, prompts, face_index, average=multiple_faces == "average")
+                   face: list[Face | None] | None, node: str = "FaceCLIP Text Encode (SDXL)", on_no_face: str = "error"
+                   ) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """The Text Encode nodes' common part: (context, pooled, report), one row per prompt (see face_rows.plan_rows
+    for which face each row uses); a row without a face takes the no-face path."""
+    plan = plan_rows(face, split_prompts(text, one_prompt_per_line), multiple_faces, on_no_face, node)
+    crops = None if plan.faces is None else faces_to_crops(plan.faces, node)
+    context, pooled = model.encode(crops, plan.prompts, plan.face_index, average=multiple_faces == "average")
+    return context, pooled, plan.report

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from comfy_api.v0_0_2 import ComfyExtension, io
 
+from .control_nodes import CONTROL_NODES
 from .face_nodes import FACE_NODES
 from .faceclip_nodes import FACECLIP_NODES
 from .facet5_nodes import FACET5_NODES
 from .idea_nodes import IDEA_NODES
 
 # A new node module adds its list here.
-NODES: list[type[io.ComfyNode]] = [*FACECLIP_NODES, *FACET5_NODES, *FACE_NODES, *IDEA_NODES]
+NODES: list[type[io.ComfyNode]] = [*FACECLIP_NODES, *FACET5_NODES, *FACE_NODES, *IDEA_NODES, *CONTROL_NODES]
 
 
 class FaceCLIPExtension(ComfyExtension):

@@ -15,6 +15,7 @@ from faceclip_core.face import (BUILTIN_PACK, DEFAULT_PACK, PACK_FILES, Face, Fa
                                 id_similarity)
 
 from . import host
+from .face_rows import detected_rows
 
 PROVIDERS = {"auto": "auto", "CPU": "cpu", "CUDA": "cuda"}
 
@@ -60,15 +61,21 @@ def to_image_batch(images: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.stack(images)).float() / 255.0
 
 
-def detect_faces(analyzer: FaceAnalyzer, image: torch.Tensor, pick: str, index: int
-                 ) -> tuple[list[Face], torch.Tensor, torch.Tensor]:
-    """(one picked face per image, previews with every face boxed, the aligned crops)."""
+def detect_faces(analyzer: FaceAnalyzer, image: torch.Tensor, pick: str, index: int, on_no_face: str = "error"
+                 ) -> tuple[list[Face | None], torch.Tensor, torch.Tensor, str]:
+    """(one FACE row per image (see face_rows.py), previews with every face boxed and the picked one labelled with
+    its row, the aligned crops (black for a row without a face: what the no-face path sees), a report per image)."""
     policy = f"index:{index}" if pick == "index" else pick
-    results = analyzer.analyze(image, pick=policy)  # NoFaceError names the image without a face
-    faces = [result.picked for result in results]
+    # with 'error', NoFaceError names the image without a face
+    results = analyzer.analyze(image, pick=policy, require_face=on_no_face == "error")
+    faces, row_of_image, report = detected_rows(results, on_no_face)
     originals = (image[..., :3].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-    previews = [draw_preview(rgb, r.faces, r.picked_index) for rgb, r in zip(originals, results)]
-    return faces, to_image_batch(previews), to_image_batch([f.crop for f in faces])
+    previews = [draw_preview(rgb, r.faces, r.picked_index, picked_label=f"-> row {row}",
+                             note="" if r.picked else ("no face: skipped" if row is None else f"no face: row {row} text only"))
+                for rgb, r, row in zip(originals, results, row_of_image)]
+    size = analyzer.crop_size
+    crops = [np.zeros((size, size, 3), np.uint8) if f is None else f.crop for f in faces]
+    return faces, to_image_batch(previews), to_image_batch(crops), report
 
 
 def similarity_summary(scores: tuple[float | None, ...], mean: float | None) -> str:
@@ -78,11 +85,11 @@ def similarity_summary(scores: tuple[float | None, ...], mean: float | None) -> 
     return "\n".join(lines)
 
 
-def score_similarity(analyzer: FaceAnalyzer, reference: list[Face], images: torch.Tensor) -> tuple[list[float], float, str]:
+def score_similarity(analyzer: FaceAnalyzer, reference: list[Face | None], images: torch.Tensor) -> tuple[list[float], float, str]:
     """(a score per image, 0.0 where no face; the mean over images with a face; a readable summary)."""
     if not analyzer.has_recognizer:
         raise UsageError(no_recognizer_message(analyzer.pack))
-    embeddings = [f.embedding for f in reference if f.embedding is not None]
+    embeddings = [f.embedding for f in reference if f is not None and f.embedding is not None]
     if not embeddings:
         raise UsageError("The reference input has no face embedding: connect FaceCLIP Detect Face run with a pack "
                          f"that has a recogniser ({DEFAULT_PACK} or buffalo_l in InsightFace Loader), not '{BUILTIN_PACK}'.")

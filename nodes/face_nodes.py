@@ -8,8 +8,9 @@ from faceclip_core.face import BUILTIN_PACK, DEFAULT_PACK, FaceAnalyzer
 from faceclip_core.face.engines import RUNTIMES
 
 from .checked_node import CheckedNode
-from .checks import require, require_faces
+from .checks import require
 from .face_logic import PROVIDERS, detect_faces, load_analyzer, pack_choices, score_similarity
+from .face_rows import ON_NO_FACE, ON_NO_FACE_TOOLTIP, require_face_rows
 
 CATEGORY = "FaceCLIP"
 FaceAnalyzerType = io.Custom("FACE_ANALYZER")
@@ -67,21 +68,28 @@ class FaceCLIPDetectFace(CheckedNode):
                                tooltip="With several faces in a photo: the largest, the most confident, or the one at 'index'."),
                 io.Int.Input("index", default=0, min=0, max=99,
                              tooltip="With pick 'index': which face, counted from the left from 0."),
+                io.Combo.Input("on_no_face", options=list(ON_NO_FACE), default="error", optional=True,
+                               tooltip=ON_NO_FACE_TOOLTIP),
             ],
             outputs=[
                 FaceType.Output("face", display_name="face", tooltip="One picked face per image (crop, landmarks, "
                                 "embedding), for FaceCLIP Text Encode and Face ID Similarity."),
                 io.Image.Output("preview", display_name="preview",
-                                tooltip="Each image with every face boxed and the picked one in green."),
-                io.Image.Output("crops", display_name="crops", tooltip="The aligned 448x448 crops FaceCLIP will see."),
+                                tooltip="Each image with every face boxed and the picked one in green, labelled with "
+                                        "the face row it became (an image without a face says so)."),
+                io.Image.Output("crops", display_name="crops", tooltip="The aligned 448x448 crops FaceCLIP will see, one "
+                                "per face row (black for a row without a face: what the no-face path sees)."),
+                io.String.Output("report", display_name="report",
+                                 tooltip="Which face of each image became which row, and which images had no face."),
             ],
         )
 
     @classmethod
-    def execute(cls, analyzer: FaceAnalyzer, image: torch.Tensor, pick: str, index: int) -> io.NodeOutput:
+    def execute(cls, analyzer: FaceAnalyzer, image: torch.Tensor, pick: str, index: int,
+                on_no_face: str = "error") -> io.NodeOutput:
         require(analyzer, FaceAnalyzer, "FaceCLIP Detect Face", "analyzer", ANALYZER_SOURCE)
         require(image, torch.Tensor, "FaceCLIP Detect Face", "image", "an IMAGE output (e.g. Load Image)")
-        return io.NodeOutput(*detect_faces(analyzer, image, pick, index))
+        return io.NodeOutput(*detect_faces(analyzer, image, pick, index, on_no_face))
 
 
 class FaceIDSimilarity(CheckedNode):
@@ -111,7 +119,7 @@ class FaceIDSimilarity(CheckedNode):
     @classmethod
     def execute(cls, analyzer: FaceAnalyzer, reference: list, images: torch.Tensor) -> io.NodeOutput:
         require(analyzer, FaceAnalyzer, "Face ID Similarity", "analyzer", ANALYZER_SOURCE)
-        require_faces(reference, "Face ID Similarity", "reference")
+        require_face_rows(reference, "Face ID Similarity", "reference")
         require(images, torch.Tensor, "Face ID Similarity", "images", "an IMAGE output (e.g. VAE Decode)")
         return io.NodeOutput(*score_similarity(analyzer, reference, images))
 

@@ -66,8 +66,11 @@ def load_faceclip(encoder_name: str, dtype: str) -> FaceCLIPModel:
 
 
 def encode_conditioning(faceclip: FaceCLIPModel, text: str, sizes: dict[str, int], multiple_faces: str,
-                        one_prompt_per_line: bool, face: list[Face] | None) -> list:
-    """SDXL CONDITIONING of the prompt(s), with the face when one is given; `sizes` are SDXL's size fields."""
-    context, pooled = encode_prompts(faceclip, text, multiple_faces, one_prompt_per_line, face)
+                        one_prompt_per_line: bool, face: list[Face | None] | None, on_no_face: str = "error"
+                        ) -> tuple[list, str]:
+    """(SDXL CONDITIONING of the prompt(s), with the face when one is given, the report); `sizes` are SDXL's
+    size fields."""
+    context, pooled, report = encode_prompts(faceclip, text, multiple_faces, one_prompt_per_line, face,
+                                             on_no_face=on_no_face)
     check_conditioning(context, pooled, len(context))
-    return [[context, {"pooled_output": pooled, **sizes}]]
+    return [[context, {"pooled_output": pooled, **sizes}]], report

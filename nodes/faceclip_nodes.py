@@ -8,11 +8,19 @@ from faceclip_core.files.dtypes import DTYPE_NAMES
 from .checked_node import CheckedNode
 from .checks import require
 from .face_nodes import FaceType
+from .face_rows import MULTIPLE_FACES, ON_NO_FACE
 from .faceclip_logic import (ENCODER_FILE, MAX_RESOLUTION, MODEL_FOLDER, FaceCLIPModel, encode_conditioning,
                              encoder_choices, load_faceclip)
 
 CATEGORY = "FaceCLIP"
 FaceCLIPType = io.Custom("FACECLIP")
+
+
+def report_output() -> io.String.Output:
+    return io.String.Output("report", display_name="report",
+                            tooltip="Which face row each conditioning row uses, and the rows without a face.")
+
+
 SIZE_FIELDS = {
     "width": ("original image width", 1024), "height": ("original image height", 1024),
     "crop_w": ("crop left (0 = no crop)", 0), "crop_h": ("crop top (0 = no crop)", 0),
@@ -62,27 +70,34 @@ class FaceCLIPTextEncodeSDXL(CheckedNode):
                 *[io.Int.Input(name, default=default, min=0, max=MAX_RESOLUTION, step=8,
                                tooltip=f"SDXL size conditioning: {what}.")
                   for name, (what, default) in SIZE_FIELDS.items()],
-                io.Combo.Input("multiple_faces", options=["first", "average"], default="first",
-                               tooltip="With several reference faces: use the first, or average their identity "
-                                       "features (several photos of one person)."),
+                io.Combo.Input("multiple_faces", options=list(MULTIPLE_FACES), default="first",
+                               tooltip="With several reference faces: use the first, average their identity "
+                                       "features (several photos of one person), or one per face: face row i goes with "
+                                       "prompt i (one prompt: repeated for every face), one conditioning row each."),
                 io.Boolean.Input("one_prompt_per_line", default=False,
                                  tooltip="Each non-empty line is its own prompt, all encoded as one batch: pair it with "
                                          "a latent batch of the same size to get one image per prompt."),
                 FaceType.Input("face", optional=True,
                                tooltip="From FaceCLIP Detect Face. Leave empty for the no-face (negative) path."),
+                io.Combo.Input("on_no_face", options=list(ON_NO_FACE), default="error", optional=True,
+                               tooltip="A face row without a face (from Detect Face with on_no_face 'text only'): "
+                                       "'error' stops the run; 'text only': that row takes the no-face path; 'skip': "
+                                       "that row is left out (with 'one per face' its conditioning row is dropped, the "
+                                       "others keep their order). The report output names the rows."),
             ],
             outputs=[io.Conditioning.Output(tooltip="SDXL conditioning (context 77x2048 per prompt, pooled output and "
-                                                    "size fields).")],
+                                                    "size fields)."), report_output()],
         )
 
     @classmethod
     def execute(cls, faceclip: FaceCLIPModel, text: str, width: int, height: int, crop_w: int, crop_h: int,
                 target_width: int, target_height: int, multiple_faces: str, one_prompt_per_line: bool,
-                face: list | None = None) -> io.NodeOutput:
+                face: list | None = None, on_no_face: str = "error") -> io.NodeOutput:
         require(faceclip, FaceCLIPModel, "FaceCLIP Text Encode (SDXL)", "faceclip", "FaceCLIP Loader")
         sizes = {"width": width, "height": height, "crop_w": crop_w, "crop_h": crop_h,
                  "target_width": target_width, "target_height": target_height}
-        return io.NodeOutput(encode_conditioning(faceclip, text, sizes, multiple_faces, one_prompt_per_line, face))
+        return io.NodeOutput(*encode_conditioning(faceclip, text, sizes, multiple_faces, one_prompt_per_line, face,
+                                                  on_no_face))
 
 
 FACECLIP_NODES: list[type[io.ComfyNode]] = [FaceCLIPLoader, FaceCLIPTextEncodeSDXL]

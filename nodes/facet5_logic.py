@@ -83,11 +83,12 @@ def check_flux_conditioning(context: torch.Tensor, pooled: torch.Tensor, rows: i
 
 
 def encode_flux(facet5: FaceT5Model, text: str, multiple_faces: str, one_prompt_per_line: bool,
-                face: list[Face] | None = None) -> list[list]:
-    """FLUX CONDITIONING: one [context (N, 512, 4096), {"pooled_output": (N, 768)}], N = prompts; guidance
-    comes from FluxGuidance, as for the host's own FLUX text encoders."""
+                face: list[Face | None] | None = None, on_no_face: str = "error") -> tuple[list[list], str]:
+    """(FLUX CONDITIONING: one [context (N, 512, 4096), {"pooled_output": (N, 768)}], N = prompt rows; the report).
+    Guidance comes from FluxGuidance, as for the host's own FLUX text encoders."""
     if not isinstance(facet5, FaceT5Model):
         raise UsageError(f"The facet5 input must come from FaceT5 Loader (got {type(facet5).__name__}).")
-    context, pooled = encode_prompts(facet5, text, multiple_faces, one_prompt_per_line, face, "FaceT5 Text Encode (FLUX)")
+    context, pooled, report = encode_prompts(facet5, text, multiple_faces, one_prompt_per_line, face,
+                                             "FaceT5 Text Encode (FLUX)", on_no_face)
     check_flux_conditioning(context, pooled, len(context))
-    return [[context, {"pooled_output": pooled}]]
+    return [[context, {"pooled_output": pooled}]], report

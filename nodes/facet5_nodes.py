@@ -9,6 +9,8 @@ from comfy_api.v0_0_2 import io
 
 from .checked_node import CheckedNode
 from .face_nodes import FaceType
+from .face_rows import MULTIPLE_FACES, ON_NO_FACE
+from .faceclip_nodes import report_output
 from .facet5_logic import (FACET5_FILE, MODEL_FOLDER, T5_FOLDER, T5_FROM_FILE, STORAGE_DTYPES, encode_flux, encoder_choices,
                            load_facet5_model, t5_choices)
 
@@ -62,23 +64,30 @@ class FaceT5TextEncodeFlux(CheckedNode):
                 FaceT5Type.Input("facet5", tooltip="From FaceT5 Loader."),
                 io.String.Input("text", multiline=True, dynamic_prompts=True,
                                 tooltip="The prompt, as given (FaceT5 adds no identity words); up to 512 T5 tokens."),
-                io.Combo.Input("multiple_faces", options=["first", "average"], default="first",
-                               tooltip="With several reference faces: use the first, or average their face tokens "
-                                       "(several photos of one person)."),
+                io.Combo.Input("multiple_faces", options=list(MULTIPLE_FACES), default="first",
+                               tooltip="With several reference faces: use the first, average their face tokens "
+                                       "(several photos of one person), or one per face: face row i goes with prompt i "
+                                       "(one prompt: repeated for every face), one conditioning row each."),
                 io.Boolean.Input("one_prompt_per_line", default=False,
                                  tooltip="Each non-empty line is its own prompt, all encoded as one batch: pair it with "
                                          "a latent batch of the same size to get one image per prompt."),
                 FaceType.Input("face", optional=True,
                                tooltip="From FaceCLIP Detect Face. Leave empty for the no-face (negative) path."),
+                io.Combo.Input("on_no_face", options=list(ON_NO_FACE), default="error", optional=True,
+                               tooltip="A face row without a face (from Detect Face with on_no_face 'text only'): "
+                                       "'error' stops the run; 'text only': that row takes the no-face path; 'skip': "
+                                       "that row is left out (with 'one per face' its conditioning row is dropped, the "
+                                       "others keep their order). The report output names the rows."),
             ],
             outputs=[io.Conditioning.Output(
                 tooltip="FLUX conditioning: context 512x4096 per prompt and CLIP-L's pooled output, as the host's "
-                        "FLUX text encoders give; add FluxGuidance.")],
+                        "FLUX text encoders give; add FluxGuidance."), report_output()],
         )
 
     @classmethod
-    def execute(cls, facet5, text: str, multiple_faces: str, one_prompt_per_line: bool, face=None) -> io.NodeOutput:
-        return io.NodeOutput(encode_flux(facet5, text, multiple_faces, one_prompt_per_line, face))
+    def execute(cls, facet5, text: str, multiple_faces: str, one_prompt_per_line: bool, face=None,
+                on_no_face: str = "error") -> io.NodeOutput:
+        return io.NodeOutput(*encode_flux(facet5, text, multiple_faces, one_prompt_per_line, face, on_no_face))
 
 
 FACET5_NODES: list[type[io.ComfyNode]] = [FaceT5Loader, FaceT5TextEncodeFlux]

@@ -20,6 +20,8 @@ from urllib.request import Request, urlopen
 
 PACK_DIR = Path(__file__).resolve().parents[2]
 PACK_NAME = "comfyui-faceclip"
+# test-only nodes (a conditioning probe), linked beside the pack
+PROBE_NAME, PROBE_DIR = "faceclip-test-probe", Path(__file__).resolve().parent / "probe_nodes"
 
 
 @dataclass
@@ -162,14 +164,15 @@ def _wait_until_serving(process: subprocess.Popen, server: ComfyServer, timeout_
 @contextmanager
 def start_comfy_server(comfy_path: Path, base_dir: Path, extra_args: tuple[str, ...] = (),
                        startup_timeout_s: float = 180.0, python: str = sys.executable) -> Iterator[ComfyServer]:
-    """Start `comfy_path/main.py` on CPU with this pack linked into `base_dir/custom_nodes` (unless a folder of
-    that name is there already); models come from `base_dir/models`. Stops the server on exit. Runs in `python`,
-    by default this interpreter, so run it from the host venv."""
+    """Start `comfy_path/main.py` on CPU with this pack (and the test probe nodes) linked into
+    `base_dir/custom_nodes` (unless a folder of that name is there already); models come from `base_dir/models`.
+    Stops the server on exit. Runs in `python`, by default this interpreter, so run it from the host venv."""
     (base_dir / "custom_nodes").mkdir(parents=True, exist_ok=True)
     (base_dir / "models").mkdir(exist_ok=True)
-    link = base_dir / "custom_nodes" / PACK_NAME
-    if not link.exists():
-        link.symlink_to(PACK_DIR, target_is_directory=True)
+    for name, target in ((PACK_NAME, PACK_DIR), (PROBE_NAME, PROBE_DIR)):
+        link = base_dir / "custom_nodes" / name
+        if not link.exists():
+            link.symlink_to(target, target_is_directory=True)
     port = free_port()
     server = ComfyServer(f"http://127.0.0.1:{port}", base_dir, base_dir / "comfyui.log")
     command = [python, str(comfy_path / "main.py"), "--cpu", "--listen", "127.0.0.1", "--port", str(port),

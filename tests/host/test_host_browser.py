@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "example_workflows"
 # idea_apply loads the identity that idea_train writes: train first
 ORDER = ["faceclip_portrait", "faceclip_prompt_batch", "faceclip_id_similarity", "faceclip_flux_portrait", "idea_train",
-         "idea_apply"]
+         "idea_apply", "faceclip_two_people", "faceclip_flux_two_people", "faceclip_identity_strength"]
 # What a user on a CPU would turn down before pressing Run (the graphs' own values are for a GPU).
 QUICK_VALUES = {
     "width": 64, "height": 64, "target_width": 64, "target_height": 64, ("KSampler", "steps"): 1, ("IDEATrain", "steps"): 2, ("IDEATrain", "batch_size"): 2, "resolution": 64,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT)]
@@ -42,6 +42,14 @@ CORE_NODES: dict[str, dict[str, list]] = {
                      "outputs": [("CONDITIONING", "CONDITIONING")]},
     "ModelSamplingFlux": {"inputs": [("model", "MODEL")], "widgets": ["max_shift", "base_shift", "width", "height"],
                           "outputs": [("MODEL", "MODEL")]},
+    "ConditioningCombine": {"inputs": [("conditioning_1", "CONDITIONING"), ("conditioning_2", "CONDITIONING")],
+                            "widgets": [], "outputs": [("CONDITIONING", "CONDITIONING")]},
+    "ConditioningSetMask": {"inputs": [("conditioning", "CONDITIONING"), ("mask", "MASK")],
+                            "widgets": ["strength", "set_cond_area"], "outputs": [("CONDITIONING", "CONDITIONING")]},
+    "ConditioningSetAreaStrength": {"inputs": [("conditioning", "CONDITIONING")], "widgets": ["strength"],
+                                    "outputs": [("CONDITIONING", "CONDITIONING")]},
+    "ConditioningSetTimestepRange": {"inputs": [("conditioning", "CONDITIONING")], "widgets": ["start", "end"],
+                                     "outputs": [("CONDITIONING", "CONDITIONING")]},
 }
 # This pack's nodes as saved workflows see them. A UI workflow stores widget values by position, so a widget
 # renamed, added in the middle or reordered would shift every saved value: tests/unit/nodes/test_nodes.py checks that the
@@ -51,13 +59,14 @@ PACK_NODES: dict[str, dict[str, list]] = {
     "FaceCLIPTextEncodeSDXL": {
         "inputs": [("faceclip", "FACECLIP"), ("face", "FACE")],
         "widgets": ["text", "width", "height", "crop_w", "crop_h", "target_width", "target_height", "multiple_faces",
-                    "one_prompt_per_line"],
-        "outputs": [("CONDITIONING", "CONDITIONING")],
+                    "one_prompt_per_line", "on_no_face"],
+        "outputs": [("CONDITIONING", "CONDITIONING"), ("report", "STRING")],
     },
     "FaceCLIPInsightFaceLoader": {"inputs": [], "widgets": ["pack", "provider", "runtime"],
                                   "outputs": [("FACE_ANALYZER", "FACE_ANALYZER")]},
-    "FaceCLIPDetectFace": {"inputs": [("analyzer", "FACE_ANALYZER"), ("image", "IMAGE")], "widgets": ["pick", "index"],
-                           "outputs": [("face", "FACE"), ("preview", "IMAGE"), ("crops", "IMAGE")]},
+    "FaceCLIPDetectFace": {"inputs": [("analyzer", "FACE_ANALYZER"), ("image", "IMAGE")],
+                           "widgets": ["pick", "index", "on_no_face"],
+                           "outputs": [("face", "FACE"), ("preview", "IMAGE"), ("crops", "IMAGE"), ("report", "STRING")]},
     "FaceIDSimilarity": {"inputs": [("analyzer", "FACE_ANALYZER"), ("reference", "FACE"), ("images", "IMAGE")], "widgets": [],
                          "outputs": [("scores", "FLOAT"), ("mean", "FLOAT"), ("summary", "STRING")]},
     "IDEATrain": {
@@ -71,12 +80,19 @@ PACK_NODES: dict[str, dict[str, list]] = {
                   "outputs": [("CONDITIONING", "CONDITIONING")]},
     "FaceT5Loader": {"inputs": [], "widgets": ["encoder_name", "t5", "dtype"], "outputs": [("FACET5", "FACET5")]},
     "FaceT5TextEncodeFlux": {"inputs": [("facet5", "FACET5"), ("face", "FACE")],
-                             "widgets": ["text", "multiple_faces", "one_prompt_per_line"],
-                             "outputs": [("CONDITIONING", "CONDITIONING")]},
+                             "widgets": ["text", "multiple_faces", "one_prompt_per_line", "on_no_face"],
+                             "outputs": [("CONDITIONING", "CONDITIONING"), ("report", "STRING")]},
+    "FaceCLIPIdentityStrength": {"inputs": [("face_conditioning", "CONDITIONING"), ("no_face_conditioning", "CONDITIONING")],
+                                 "widgets": ["strength"], "outputs": [("CONDITIONING", "CONDITIONING")]},
+    "FaceCLIPFaceRegions": {"inputs": [("face_a", "FACE"), ("face_b", "FACE"), ("image", "IMAGE")],
+                            "widgets": ["width", "height", "layout"],
+                            "outputs": [("mask_a", "MASK"), ("mask_b", "MASK"), ("preview", "IMAGE")]},
 }
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}  # and lists (V1 combos); any other type is a link
 # widget values the frontend keeps but the API never sends, with what the frontend writes for them
 UI_ONLY_WIDGETS = {"control_after_generate": "fixed", "upload": "image"}
+# widgets added to the pack's nodes later, at the end: the value a workflow has unless it sets one (today's behaviour)
+WIDGET_DEFAULTS = {"on_no_face": "error"}
 
 # The room each node gets, (width, height) of its body: at least what frontend 1.27.10 draws it with (measured
 # in tests/host/test_host_browser.py, which also checks that no drawn node overlaps another), with room for the image
@@ -85,10 +101,12 @@ NODE_SIZES: dict[str, tuple[int, int]] = {
     "UNETLoader": (300, 82), "VAELoader": (300, 58), "CheckpointLoaderSimple": (300, 98), "CLIPTextEncode": (400, 200),
     "LoadImage": (320, 340), "EmptyLatentImage": (300, 106), "KSampler": (300, 262), "ImageBatch": (200, 46),
     "VAEDecode": (200, 46), "SaveImage": (340, 360), "PreviewImage": (320, 340), "PreviewAny": (300, 200),
-    "FaceCLIPLoader": (300, 82), "FaceCLIPTextEncodeSDXL": (400, 300), "FaceCLIPInsightFaceLoader": (300, 106),
-    "FaceCLIPDetectFace": (300, 122), "FaceIDSimilarity": (240, 66), "IDEATrain": (400, 384), "IDEALoader": (300, 58),
-    "IDEAApply": (300, 78), "FaceT5Loader": (300, 106), "FaceT5TextEncodeFlux": (400, 260), "FluxGuidance": (300, 58),
+    "FaceCLIPLoader": (300, 82), "FaceCLIPTextEncodeSDXL": (400, 324), "FaceCLIPInsightFaceLoader": (300, 106),
+    "FaceCLIPDetectFace": (300, 146), "FaceIDSimilarity": (240, 66), "IDEATrain": (400, 384), "IDEALoader": (300, 58),
+    "IDEAApply": (300, 78), "FaceT5Loader": (300, 106), "FaceT5TextEncodeFlux": (400, 284), "FluxGuidance": (300, 58),
     "ModelSamplingFlux": (300, 130), "EmptySD3LatentImage": (300, 106),
+    "FaceCLIPIdentityStrength": (300, 78), "FaceCLIPFaceRegions": (300, 130), "ConditioningCombine": (240, 46),
+    "ConditioningSetMask": (300, 98), "ConditioningSetAreaStrength": (300, 58), "ConditioningSetTimestepRange": (300, 82),
 }
 DEFAULT_SIZE = (400, 400)  # a node not measured yet: generous room; the browser test shows what it needs
 TITLE_HEIGHT = 30  # the frontend draws a node's title bar above its position
@@ -187,6 +205,7 @@ class Graph:
                 self.nodes[from_id - 1]["outputs"][from_slot]["links"].append(link)
                 column = max(column, self.places[from_id - 1][0] + 1)
             inputs.append({"name": name, "type": kind, "link": link})
+        values = {**{n: WIDGET_DEFAULTS[n] for n in spec["widgets"] if n in WIDGET_DEFAULTS}, **values}
         missing = [n for n in spec["widgets"] if n not in values and n not in UI_ONLY_WIDGETS]
         if missing:
             raise ValueError(f"{class_type} needs widget values for {missing}")
@@ -330,6 +349,129 @@ def faceclip_flux_portrait() -> Graph:
     return g
 
 
+# Identity control: two people in one image, identity strength and timing
+GROUP_PHOTO, PERSON_B_PHOTO = "faceclip_two_people.jpg", "faceclip_person_b.jpg"
+WIDE = {"width": 1216, "height": 832}  # side by side: SDXL's landscape bucket
+REGION_PROMPTS = ("A woman in a red coat, laughing, in a sunny park.", "A woman in a denim jacket, smiling, in a sunny park.")
+SCENE_PROMPT = "Two women standing side by side in a sunny park, photo, natural light."
+BACKGROUND_WEIGHT = 0.3  # the scene prompt's share beside a region's own prompt: 0.3 / (1 + 0.3)
+
+
+def _size_fields(size: dict[str, int]) -> dict[str, int]:
+    """SDXL's size conditioning for an image of `size`, uncropped."""
+    return {**size, "crop_w": 0, "crop_h": 0, "target_width": size["width"], "target_height": size["height"]}
+
+
+def _encoder(g: Graph, class_type: str, column: int, **shared: Any) -> Callable[..., int]:
+    """encode(row, text, face=None): a Text Encode node of one prompt in `column`, with or without a face."""
+    def encode(row: int, text: str, face: int | None = None) -> int:
+        return g.add(class_type, column, row, text=text, multiple_faces="first", one_prompt_per_line=False, **shared,
+                     **({} if face is None else {"face": (face, 0)}))
+    return encode
+
+
+def _regions(g: Graph, column: int, people: tuple[int, int], scene: int, masks: tuple[int, int]) -> int:
+    """Each person's conditioning on its region mask (the model sees the region's bounds), the scene prompt over
+    the whole image at a lower weight, combined into one positive."""
+    masked = [g.add("ConditioningSetMask", column, row, conditioning=(person, 0), mask=(regions, slot), strength=1.0,
+                    set_cond_area="mask bounds") for row, (person, (regions, slot)) in enumerate(zip(people, masks))]
+    background = g.add("ConditioningSetAreaStrength", column, 2, conditioning=(scene, 0), strength=BACKGROUND_WEIGHT)
+    both = g.add("ConditioningCombine", column + 1, 0, conditioning_1=(masked[0], 0), conditioning_2=(masked[1], 0))
+    return g.add("ConditioningCombine", column + 2, 0, conditioning_1=(both, 0), conditioning_2=(background, 0))
+
+
+def faceclip_two_people() -> Graph:
+    """Two faces of one group photo (picked by index), each encoded with its own prompt and applied to its side of
+    the image, split where the photo is split between them; the scene prompt without a face over all of it."""
+    g = Graph()
+    unet = g.add("UNETLoader", 0, 0, unet_name=UNET, weight_dtype="default")
+    vae = g.add("VAELoader", 0, 1, vae_name=VAE)
+    faceclip = g.add("FaceCLIPLoader", 0, 2, encoder_name=ENCODER, dtype="auto")
+    analyzer = g.add("FaceCLIPInsightFaceLoader", 0, 3, pack=DETECTOR_PACK, provider="auto", runtime="auto")
+    photo = g.add("LoadImage", 0, 4, image=GROUP_PHOTO)
+    faces = [g.add("FaceCLIPDetectFace", 1, k, analyzer=(analyzer, 0), image=(photo, 0), pick="index", index=k)
+             for k in (0, 1)]
+    regions = g.add("FaceCLIPFaceRegions", 2, 0, face_a=(faces[0], 0), face_b=(faces[1], 0), image=(photo, 0), **WIDE,
+                    layout="split between the faces")
+    g.add("PreviewImage", 3, 0, images=(regions, 2))  # which face goes where
+    encode = _encoder(g, "FaceCLIPTextEncodeSDXL", 3, faceclip=(faceclip, 0), **_size_fields(WIDE))
+    people = (encode(1, REGION_PROMPTS[0], faces[0]), encode(2, REGION_PROMPTS[1], faces[1]))
+    scene, negative = encode(3, SCENE_PROMPT), encode(4, NEGATIVE)
+    positive = _regions(g, 4, people, scene, ((regions, 0), (regions, 1)))
+    latent = g.add("EmptyLatentImage", 6, 1, **WIDE, batch_size=1)
+    sampled = g.add("KSampler", 7, 0, model=(unet, 0), positive=(positive, 0), negative=(negative, 0),
+                    latent_image=(latent, 0), seed=453563, control_after_generate="fixed", steps=30, cfg=5.0,
+                    sampler_name="dpmpp_2m", scheduler="karras", denoise=1.0)
+    image = g.add("VAEDecode", 8, 0, samples=(sampled, 0), vae=(vae, 0))
+    g.add("SaveImage", 9, 0, images=(image, 0), filename_prefix="faceclip_two_people")
+    return g
+
+
+def faceclip_flux_two_people() -> Graph:
+    """FaceT5 + FLUX.1-dev with two reference photos, one person per half; otherwise the official FLUX pipeline
+    (black-face negative, FluxGuidance 1.0, true CFG 3.5, euler, 50 steps)."""
+    from nodes.facet5_logic import T5_FROM_FILE
+
+    g = Graph()
+    unet = g.add("UNETLoader", 0, 0, unet_name=FLUX_DIT, weight_dtype="default")
+    vae = g.add("VAELoader", 0, 1, vae_name=FLUX_VAE)
+    facet5 = g.add("FaceT5Loader", 0, 2, encoder_name=FACET5_ENCODER, t5=T5_FROM_FILE, dtype="auto")
+    analyzer = g.add("FaceCLIPInsightFaceLoader", 0, 3, pack=DETECTOR_PACK, provider="auto", runtime="auto")
+    photos = [g.add("LoadImage", 0, row, image=name) for row, name in ((4, FACE_IMAGE), (5, PERSON_B_PHOTO))]
+    faces = [g.add("FaceCLIPDetectFace", 1, k, analyzer=(analyzer, 0), image=(photo, 0), pick="largest", index=0)
+             for k, photo in enumerate(photos)]
+    regions = g.add("FaceCLIPFaceRegions", 2, 0, face_a=(faces[0], 0), face_b=(faces[1], 0), **WIDE,
+                    layout="left/right halves")
+    g.add("PreviewImage", 3, 0, images=(regions, 2))
+    encode = _encoder(g, "FaceT5TextEncodeFlux", 3, facet5=(facet5, 0))
+    people = (encode(1, REGION_PROMPTS[0], faces[0]), encode(2, REGION_PROMPTS[1], faces[1]))
+    scene, negative = encode(3, SCENE_PROMPT), encode(4, FLUX_NEGATIVE)
+    positive = _regions(g, 4, people, scene, ((regions, 0), (regions, 1)))
+    positive = g.add("FluxGuidance", 7, 0, conditioning=(positive, 0), guidance=1.0)
+    negative = g.add("FluxGuidance", 7, 1, conditioning=(negative, 0), guidance=1.0)
+    latent = g.add("EmptySD3LatentImage", 7, 2, **WIDE, batch_size=1)
+    shifted = g.add("ModelSamplingFlux", 7, 3, model=(unet, 0), max_shift=1.15, base_shift=0.5, **WIDE)
+    sampled = g.add("KSampler", 8, 0, model=(shifted, 0), positive=(positive, 0), negative=(negative, 0),
+                    latent_image=(latent, 0), seed=453563, control_after_generate="fixed", steps=50, cfg=3.5,
+                    sampler_name="euler", scheduler="simple", denoise=1.0)
+    image = g.add("VAEDecode", 9, 0, samples=(sampled, 0), vae=(vae, 0))
+    g.add("SaveImage", 10, 0, images=(image, 0), filename_prefix="faceclip_flux_two_people")
+    return g
+
+
+IDENTITY_START, IDENTITY_END = 0.15, 0.9  # fractions of the schedule: the no-face conditioning outside
+
+
+def faceclip_identity_strength() -> Graph:
+    """The portrait with the identity's strength and timing set: the face conditioning moved from the no-face one
+    (same prompt, no face) by FaceCLIP Identity Strength, acting from IDENTITY_START to IDENTITY_END of the
+    schedule (the host's Conditioning Set Timestep Range), the no-face conditioning before and after."""
+    g = Graph()
+    prompt = "A woman wearing a blue denim shirt and khaki pants, on a rocky desert plateau."
+    unet = g.add("UNETLoader", 0, 0, unet_name=UNET, weight_dtype="default")
+    vae = g.add("VAELoader", 0, 1, vae_name=VAE)
+    faceclip = g.add("FaceCLIPLoader", 0, 2, encoder_name=ENCODER, dtype="auto")
+    _, face = _reference_face(g)
+    encode = _encoder(g, "FaceCLIPTextEncodeSDXL", 2, faceclip=(faceclip, 0), **_size_fields(SIZE))
+    with_face, no_face, negative = encode(0, prompt, face), encode(1, prompt), encode(2, NEGATIVE)
+    strength = g.add("FaceCLIPIdentityStrength", 3, 0, face_conditioning=(with_face, 0),
+                     no_face_conditioning=(no_face, 0), strength=1.0)
+    during = g.add("ConditioningSetTimestepRange", 4, 0, conditioning=(strength, 0), start=IDENTITY_START,
+                   end=IDENTITY_END)
+    before = g.add("ConditioningSetTimestepRange", 3, 1, conditioning=(no_face, 0), start=0.0, end=IDENTITY_START)
+    after = g.add("ConditioningSetTimestepRange", 3, 2, conditioning=(no_face, 0), start=IDENTITY_END, end=1.0)
+    outside = g.add("ConditioningCombine", 4, 1, conditioning_1=(before, 0), conditioning_2=(after, 0))
+    positive = g.add("ConditioningCombine", 5, 0, conditioning_1=(during, 0), conditioning_2=(outside, 0))
+    latent = g.add("EmptyLatentImage", 5, 1, **SIZE, batch_size=1)
+    g.add("PreviewImage", 3, 3, images=(face, 1))  # which face was picked
+    sampled = g.add("KSampler", 6, 0, model=(unet, 0), positive=(positive, 0), negative=(negative, 0),
+                    latent_image=(latent, 0), seed=453563, control_after_generate="fixed", steps=30, cfg=5.0,
+                    sampler_name="dpmpp_2m", scheduler="karras", denoise=1.0)
+    image = g.add("VAEDecode", 7, 0, samples=(sampled, 0), vae=(vae, 0))
+    g.add("SaveImage", 8, 0, images=(image, 0), filename_prefix="faceclip_strength")
+    return g
+
+
 # ID-EA: both workflows use the base checkpoint the identity is trained on; NAME is what Train writes.
 SDXL_CHECKPOINT, IDEA_NAME = "sd_xl_base_1.0.safetensors", "my_person"
 IDEA_PHOTOS = ("idea_person_1.jpg", "idea_person_2.jpg")
@@ -374,8 +516,9 @@ FACECLIP_WORKFLOWS = {
     "faceclip_id_similarity": faceclip_id_similarity,
 }
 IDEA_WORKFLOWS = {"idea_train": idea_train, "idea_apply": idea_apply}
-FLUX_WORKFLOWS = {"faceclip_flux_portrait": faceclip_flux_portrait}
-WORKFLOWS = {**FACECLIP_WORKFLOWS, **IDEA_WORKFLOWS, **FLUX_WORKFLOWS}
+FLUX_WORKFLOWS = {"faceclip_flux_portrait": faceclip_flux_portrait, "faceclip_flux_two_people": faceclip_flux_two_people}
+CONTROL_WORKFLOWS = {"faceclip_two_people": faceclip_two_people, "faceclip_identity_strength": faceclip_identity_strength}
+WORKFLOWS = {**FACECLIP_WORKFLOWS, **IDEA_WORKFLOWS, **FLUX_WORKFLOWS, **CONTROL_WORKFLOWS}
 
 
 def write_workflows(folder: Path = ROOT / "example_workflows") -> None:

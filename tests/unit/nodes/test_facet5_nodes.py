@@ -70,7 +70,7 @@ def model(encoder, host) -> FaceT5Model:
 
 def test_conditioning_is_the_hosts_flux_form_one_row_per_prompt(encoder, host, tiny_widths):
     reference = faces(0)
-    [[context, extras]] = encode_flux(model(encoder, host), PROMPTS, "first", True, reference)
+    [[context, extras]], _ = encode_flux(model(encoder, host), PROMPTS, "first", True, reference)
 
     expected_context, expected_pooled = encoder.encode(crops(reference), PROMPTS.splitlines())
     assert set(extras) == {"pooled_output"}  # guidance comes from FluxGuidance, as for the host's own encoders
@@ -82,7 +82,7 @@ def test_conditioning_is_the_hosts_flux_form_one_row_per_prompt(encoder, host, t
 
 
 def test_no_face_is_the_official_negative(encoder, host, tiny_widths):
-    [[context, extras]] = encode_flux(model(encoder, host), "worst quality, blurry", "first", False)
+    [[context, extras]], _ = encode_flux(model(encoder, host), "worst quality, blurry", "first", False)
 
     expected_context, expected_pooled = encoder.encode(None, ["worst quality, blurry"])
     torch.testing.assert_close(context, expected_context, rtol=0, atol=0)
@@ -93,8 +93,8 @@ def test_no_face_is_the_official_negative(encoder, host, tiny_widths):
 
 def test_several_faces_first_or_averaged(encoder, host, tiny_widths):
     two = faces(0, 1)
-    [[first, _]] = encode_flux(model(encoder, host), "a portrait", "first", False, two)
-    [[average, _]] = encode_flux(model(encoder, host), "a portrait", "average", False, two)
+    [[first, _]], _ = encode_flux(model(encoder, host), "a portrait", "first", False, two)
+    [[average, _]], _ = encode_flux(model(encoder, host), "a portrait", "average", False, two)
 
     torch.testing.assert_close(first, encoder.encode(crops(two[:1]), ["a portrait"])[0], rtol=0, atol=0)
     tokens = encoder.encode_faces(crops(two)).mean(0, keepdim=True)

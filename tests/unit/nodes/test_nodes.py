@@ -52,7 +52,7 @@ def test_face_input_must_come_from_detect_face():
 
 def test_detect_face_gives_faces_previews_and_crops(analyzer):
     photo = assets.astronaut()
-    faces, preview, crops = detect_faces(analyzer, image_batch(photo, photo), "largest", 0)
+    faces, preview, crops, _ = detect_faces(analyzer, image_batch(photo, photo), "largest", 0)
     assert len(faces) == 2 and all(f.crop.shape == (448, 448, 3) for f in faces)
     assert preview.shape == (2, 512, 512, 3) and crops.shape == (2, 448, 448, 3)
     assert not torch.equal(preview[0], image_batch(photo)[0])  # boxes were drawn
@@ -63,7 +63,7 @@ def test_detect_face_gives_faces_previews_and_crops(analyzer):
 
 def test_face_id_similarity_scores_and_names_images_without_a_face(analyzer):
     photo = assets.astronaut()
-    faces, _, _ = detect_faces(analyzer, image_batch(photo), "largest", 0)
+    faces, _, _, _ = detect_faces(analyzer, image_batch(photo), "largest", 0)
     scores, mean, summary = score_similarity(analyzer, faces, image_batch(photo, no_face()))
     assert scores[0] == pytest.approx(1.0, abs=1e-4) and scores[1] == 0.0
     assert mean == pytest.approx(1.0, abs=1e-4)
