@@ -32,8 +32,8 @@ def test_the_builtin_detector_comes_first_and_installed_packs_are_listed(host_mo
 def test_the_builtin_detector_runs_on_the_hosts_device_with_nothing_installed(host_models, photos):
     analyzer = load_analyzer("yunet", "auto")
     assert analyzer.detector.device == torch.device("cpu") and not analyzer.has_recognizer
-    faces, previews, crops = detect_faces(analyzer, torch.from_numpy(photos["astronaut"][None]).float() / 255,
-                                          "largest", 0)
+    faces, previews, crops, _ = detect_faces(analyzer, torch.from_numpy(photos["astronaut"][None]).float() / 255,
+                                             "largest", 0)
     assert crops.shape == (1, 448, 448, 3) and faces[0].embedding is None and previews.shape == (1, 512, 512, 3)
 
 
@@ -49,7 +49,7 @@ def test_a_pack_that_is_not_installed_says_where_to_put_it(host_models, pack):
 def test_similarity_with_the_builtin_detector_names_the_pack_that_adds_a_recogniser(host_models, photos):
     analyzer = load_analyzer("yunet", "auto")
     image = torch.from_numpy(photos["astronaut"][None]).float() / 255
-    faces, _, _ = detect_faces(analyzer, image, "largest", 0)
+    faces, _, _, _ = detect_faces(analyzer, image, "largest", 0)
     with pytest.raises(UsageError) as error:
         score_similarity(analyzer, faces, image)
     message = str(error.value)
