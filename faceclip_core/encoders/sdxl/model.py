@@ -126,7 +126,7 @@ class FaceCLIPEncoder(PlacedEncoder):
         one face for every prompt if there is one face, else face i for prompt i.
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        features = None if faces is None else self.encode_faces(faces)
+        features = None if faces is None else self.cached_faces(faces)
         if face_index is None:
             face_index = default_face_index(0 if features is None else len(features), len(prompts))
         self.warn_truncated(prompts, face_index)

@@ -124,7 +124,7 @@ class FaceT5Encoder(PlacedEncoder):
         the official one-face-one-prompt call, however many rows are batched.
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        tokens = None if faces is None else self.encode_faces(faces)
+        tokens = None if faces is None else self.cached_faces(faces)
         if face_index is None:
             face_index = default_face_index(0 if tokens is None else len(tokens), len(prompts))
         self.warn_truncated(prompts, face_index)
