@@ -57,3 +57,11 @@ def test_no_ratio_is_printed_on_a_busy_machine(monkeypatch, capsys):
 
     monkeypatch.setattr(os, "getloadavg", lambda: (7.0, 1.0, 1.0))
     assert not bench_encoder.LoadWatch().finish()  # busy before it starts
+
+
+def test_gpu_check_numbers_run_at_small_size_on_cpu():
+    """benchmarks/gpu_perf.py (what gpu_check.sh runs on a GPU) at tiny sizes, without a host: nothing rots."""
+    out = run("benchmarks/gpu_perf.py", "--device", "cpu", "--small")
+    assert "FaceCLIP fp32: load" in out and "(c) bit-identical to uncached: yes" in out
+    assert "FaceT5 fp8_e4m3fn storage, float32 compute" in out
+    assert "ID-EA training at 64 px, batch 1, on the tests' tiny stand-ins" in out
