@@ -25,6 +25,11 @@ official code's 16-bit precision regions (the default) and without them: one ran
 --depth N keeps every stack (text towers, face ViTs, fusion layers) to N layers at full width, for machines
 where the full depth is too slow in bf16 (CPUs without bf16 units).
 
+    python benchmarks/bench_encoder.py --flops [--model facet5]
+
+prints where the work of (a), (b), (c) is at full size: the matrix-multiply FLOPs per part (text side, face side),
+counted on fake tensors (no weights, no compute, so the same on any machine, busy or not).
+
 FaceT5 (FaceCLIP's FLUX encoder), the same 1 face + 4 prompts + 1 negative:
 
     python benchmarks/bench_encoder.py --model facet5 [--official CHECKOUT] [--t5-layers N] [--fuser-layers N] [--repeats N]
@@ -273,6 +278,51 @@ def precision(dtypes: list[str], depth: int, device: str) -> None:
         use_official_16_bit(model, True)
         model.float()
 
+# --- --flops: where the work is, counted on fake tensors (no weights, no compute, load-independent) ----------
+def flop_profile(model: str) -> None:
+    """Matrix-multiply FLOPs of (a), (b), (c) at full size, per part (torch.utils.flop_counter on fake tensors).
+    On CPU these models are bound by their matrix multiplies, so FLOP ratios bound the time ratios."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.utils.flop_counter import FlopCounterMode
+
+    if model == "sdxl":
+        with torch.device("meta"):
+            encoder = FaceCLIPEncoder(OFFICIAL)
+        parts = {"text towers": "transformer", "fusion": "fuser"}
+    else:
+        from faceclip_core.encoders.t5.config import OFFICIAL as FACET5
+        from faceclip_core.encoders.t5.model import FaceT5Encoder
+
+        with torch.device("meta"):
+            encoder = FaceT5Encoder(FACET5)
+        parts = {"T5": "t5_encoder", "fuser": "fuser", "CLIP-L": "encoder_1"}
+    face = torch.rand(1, 448, 448, 3)
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        encoder = encoder.to_empty(device="cpu").eval().requires_grad_(False)
+        with torch.inference_mode():
+            features = encoder.encode_faces(face)
+            encoder(features, [NEGATIVE], [None])  # the black-face features cached, as after any earlier run
+            patterns = {
+                "(a) official pattern": lambda: official_pattern(encoder, face),
+                "(b) first run": lambda: encoder(encoder.encode_faces(face), PROMPTS + [NEGATIVE], ROWS),
+                "(c) prompt-only re-run": lambda: encoder(features, PROMPTS_NEXT + [NEGATIVE], ROWS),  # a cache hit
+            }
+            totals = {}
+            print(f"{model} full size, 1 face + 4 prompts + 1 negative: GFLOP of matrix multiplies (share of (a))")
+            for label, run in patterns.items():
+                counter = FlopCounterMode(display=False, depth=None)
+                with counter:
+                    run()
+                totals[label] = counter.get_total_flops()
+                counts = counter.get_flop_counts()
+                split = {name: sum(sum(ops.values()) for key, ops in counts.items() if key.split(".")[-1] == leaf)
+                         for name, leaf in parts.items()}
+                share = totals[label] / totals["(a) official pattern"]
+                split["face side"] = totals[label] - sum(split.values())  # face ViTs and their projections
+                print(f"    {label:24} {totals[label] / 1e9:8.0f} ({share:.2f}); "
+                      + ", ".join(f"{name} {flops / 1e9:.0f}" for name, flops in split.items()))
+
+
 # --- FaceT5 -------------------------------------------------------------------------------------------
 def facet5_patterns(encoder, face: torch.Tensor):
     """(a) the official pipeline's calls, one face + one prompt each (its numbers are defined per call);
@@ -512,12 +562,16 @@ def main() -> None:
     parser.add_argument("--fuser-layers", type=int, default=1, help="FaceT5 (1): fuser layers kept (the release has 6)")
     parser.add_argument("--precision", action="store_true", help="16-bit vs fp32 outputs per branch instead of timings")
     parser.add_argument("--depth", type=int, default=0, help="with --precision: layers per stack (0: full model)")
+    parser.add_argument("--flops", action="store_true", help="where the work is: FLOPs of (a), (b), (c) per part, full size, no compute")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one dtype and print JSON
     args = parser.parse_args()
     if args.tiny and args.official:
         parser.error("--official runs the official code at its own sizes: leave out --tiny")
     if args.precision:
         precision([d for d in args.dtypes if d != "fp32"], args.depth, args.device)
+        return
+    if args.flops:
+        flop_profile(args.model)
         return
     if args.one:
         print(json.dumps(measure(args.weights, args.one, args.device, args.repeats, args.official)))
