@@ -179,15 +179,21 @@ def official_run(checkout: Path, weights: Path, face: torch.Tensor, repeats: int
 
     model = build_official(checkout.resolve())
     model.load_state_dict(read_encoder_state(weights)[0])
+    return time_official_calls(model, checkout, face, repeats)
+
+
+def time_official_calls(model, checkout: Path, face: torch.Tensor, repeats: int):
+    """An official wrapper (FaceCLIP-SDXL's or FaceT5's: the same call) as its pipelines call it, one face + one
+    prompt per call and the negative with a black face: (best seconds, (context, pooled))."""
     image = face[0].permute(2, 0, 1)
-    cwd = os.getcwd()
-    os.chdir(checkout)  # it opens its configs by relative path
 
     def pattern():
         rows = [model([image], torch.tensor([True]), [p], device="cpu") for p in PROMPTS]
         rows.append(model([torch.zeros_like(image)], torch.tensor([False]), [NEGATIVE], device="cpu"))
-        return torch.cat([r.embeddings for r in rows]), torch.cat([r.pooled[0] for r in rows])
+        return torch.cat([r.embeddings.float() for r in rows]), torch.cat([r.pooled[0].float() for r in rows])
 
+    cwd = os.getcwd()
+    os.chdir(checkout)  # it opens its configs by relative path
     try:
         with torch.no_grad():
             pattern()  # warm-up
@@ -387,26 +393,10 @@ def facet5_official_run(checkout: Path, config, release: dict, face: torch.Tenso
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "parity"))
     from official_facet5_reference import build_official, load_release
 
-    image = face[0].permute(2, 0, 1)
     with tempfile.TemporaryDirectory() as tmp:
         model = build_official(checkout.resolve(), Path(tmp), config)
     load_release(model, release)
-    model.float()
-
-    def pattern():
-        rows = [model([image], torch.tensor([True]), [p], device="cpu") for p in PROMPTS]
-        rows.append(model([torch.zeros_like(image)], torch.tensor([False]), [NEGATIVE], device="cpu"))
-        return torch.cat([r.embeddings.float() for r in rows]), torch.cat([r.pooled[0].float() for r in rows])
-
-    cwd = os.getcwd()
-    os.chdir(checkout)
-    try:
-        with torch.no_grad():
-            pattern()  # warm-up
-            seconds, _, outputs = timed(pattern, repeats, "cpu")
-    finally:
-        os.chdir(cwd)
-    return seconds, outputs
+    return time_official_calls(model.float(), checkout, face, repeats)
 
 
 def facet5_test_size(repeats: int) -> None:
