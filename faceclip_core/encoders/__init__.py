@@ -6,5 +6,6 @@
   recogniser ViT), `fusion_blocks` (the fusers' bi-attention and text layers), `tokenizer` (CLIP BPE),
   `precision` (running a region in a set dtype, for the official code's 16-bit precision regions),
   `casting` (layers that store one dtype and compute in another), `kind` (which encoder a file holds),
-  `placement` (where encode() computes, and the cached no-face output).
+  `placement` (where encode() computes, and the cached face work: the no-face output and, through
+  `face_cache`, the features of the last few crops).
 """
