@@ -65,7 +65,7 @@ class EncoderModel:
         encoder = self.encoder
         encoder.execution_device, encoder.execution_dtype = self.patcher.load_device, self.compute_dtype
         with torch.inference_mode():
-            features = None if crops is None else encoder.encode_faces(crops)
+            features = None if crops is None else encoder.cached_faces(crops)  # the same face as last run: reused
             if features is not None and average:
                 features = encoder.mean_of_faces(features)
             encoder.warn_truncated(prompts, face_index)

@@ -68,7 +68,8 @@ def _tokenizers(out: Path):
     return clip, t5
 
 
-def build_official(checkout: Path, out: Path) -> nn.Module:
+def build_official(checkout: Path, out: Path, cfg=None) -> nn.Module:
+    """The official wrapper at the sizes of `cfg` (a FaceT5Config; default: the tests' tiny one)."""
     sys.path[:0] = [str(checkout)]
     _install_stubs()
     face_t5 = importlib.import_module("core.face_t5.face_t5")
@@ -76,7 +77,7 @@ def build_official(checkout: Path, out: Path) -> nn.Module:
     flash_config = importlib.import_module("core.face_t5.flash_t5.model.configuration_flash_t5")
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    cfg = tiny_facet5_config()
+    cfg = cfg or tiny_facet5_config()
     wrapper = face_t5.FaceT5FluxWrapper.__new__(face_t5.FaceT5FluxWrapper)
     nn.Module.__init__(wrapper)
     wrapper.tokenizer_1, wrapper.tokenizer_2 = _tokenizers(out)
@@ -113,19 +114,30 @@ def build_official(checkout: Path, out: Path) -> nn.Module:
     return wrapper.eval()
 
 
+def _flat_clip(model: nn.Module) -> bool:
+    """transformers 5 dropped CLIPTextModel's `text_model.` level; the release (saved under the official pin,
+    transformers 4.45.2) has it."""
+    return hasattr(model.encoder_1, "embeddings")
+
+
+def release_key(model: nn.Module, key: str) -> str:
+    """The release's name for one of the official model's keys."""
+    return key.replace("encoder_1.", "encoder_1.text_model.", 1) if _flat_clip(model) and key.startswith("encoder_1.") else key
+
+
+def load_release(model: nn.Module, release: dict[str, torch.Tensor]) -> None:
+    """A state dict in the release's layout into the official model."""
+    rename = (lambda k: k.replace("encoder_1.text_model.", "encoder_1.")) if _flat_clip(model) else (lambda k: k)
+    model.load_state_dict({rename(k): v for k, v in release.items()})
+
+
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     torch.set_grad_enabled(False)
 
     model = build_official(args.checkout.resolve(), args.out)
     ours = random_facet5_state(tiny_facet5_config(), args.seed)
-    official = model.state_dict()
-    # transformers 5 dropped CLIPTextModel's `text_model.` level; the release (saved under the official
-    # pin, transformers 4.45.2) has it
-    flat_clip = "encoder_1.embeddings.token_embedding.weight" in official
-    to_official = (lambda k: k.replace("encoder_1.text_model.", "encoder_1.")) if flat_clip else (lambda k: k)
-    official = {k.replace("encoder_1.", "encoder_1.text_model.", 1) if flat_clip and k.startswith("encoder_1.") else k: v
-                for k, v in official.items()}
+    official = {release_key(model, k): v for k, v in model.state_dict().items()}
     if set(ours) != set(official) or any(ours[k].shape != official[k].shape for k in ours):
         only_ours, only_official = sorted(set(ours) - set(official)), sorted(set(official) - set(ours))
         raise SystemExit(f"layouts differ: only ours {only_ours[:5]}, only official {only_official[:5]}, "
@@ -133,7 +145,7 @@ def main() -> None:
     # the release is bf16: round once, so both implementations run on identical values
     release = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in ours.items()}
     torch.save(release, args.out / "face_t5_encoder.pt")
-    model.load_state_dict({to_official(k): v for k, v in release.items()})
+    load_release(model, release)
     model.float()
 
     gen = torch.Generator().manual_seed(args.seed + 1)

@@ -126,3 +126,18 @@ def test_auto_storage_follows_the_hosts_text_encoder_choice(host):
     host.host_text_encoder_dtype = torch.float8_e4m3fn  # started with --fp8_e4m3fn-text-enc
     assert storage_dtype("auto", cuda) == torch.float8_e4m3fn
     assert storage_dtype("fp32", cuda) == torch.float32 and storage_dtype("fp8_e5m2", cuda) == torch.float8_e5m2
+
+
+def test_the_next_queue_run_with_the_same_face_reuses_its_features(encoder, host, tiny_widths):
+    reference = faces(7)
+    real_crops = []
+    hook = encoder.encoder_2.face_encoder.register_forward_hook(
+        lambda _m, inputs, _o: real_crops.append(int(inputs[0].abs().sum() > 0)))
+    try:
+        encode_flux(model(encoder, host), "a portrait", "first", False, reference)
+        [[context, _]] = encode_flux(model(encoder, host), "her as an astronaut", "first", False, faces(7))
+    finally:
+        hook.remove()
+    assert sum(real_crops) == 1
+    expected = encoder(encoder.encode_faces(crops(reference)), ["her as an astronaut"], [0])[0]
+    torch.testing.assert_close(context, expected, rtol=0, atol=0)
