@@ -135,7 +135,7 @@ def test_the_next_queue_run_with_the_same_face_reuses_its_features(encoder, host
         lambda _m, inputs, _o: real_crops.append(int(inputs[0].abs().sum() > 0)))
     try:
         encode_flux(model(encoder, host), "a portrait", "first", False, reference)
-        [[context, _]] = encode_flux(model(encoder, host), "her as an astronaut", "first", False, faces(7))
+        [[context, _]], _ = encode_flux(model(encoder, host), "her as an astronaut", "first", False, faces(7))
     finally:
         hook.remove()
     assert sum(real_crops) == 1
