@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One device call: this pack's GPU numbers (benchmarks/gpu_perf.py) and, when it exists, the host check
+# One device call: this pack's GPU numbers (benchmarks/gpu_perf.py), then the host check against CPU fp32
 # (benchmarks/gpu_host_check.py), from the working tree, against a ComfyUI checkout. No network, no model files.
 #
 #   bash benchmarks/gpu_check.sh COMFYUI_CHECKOUT [gpu_perf.py options, e.g. --dtypes bf16]
@@ -14,15 +14,16 @@ cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1  # nothing may be fetched: the machine has no network
 
 device=cuda
+small=()
 previous=""
 for arg in "$@"; do
   if [ "$previous" = "--device" ]; then device="$arg"; fi
+  if [ "$arg" = "--small" ]; then small=(--small); fi
   previous="$arg"
 done
 
 date -u +"%Y-%m-%d %H:%M UTC"
 if [ "$device" = cuda ]; then nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true; fi
 "$PYTHON" benchmarks/gpu_perf.py --comfyui "$COMFY" "$@"
-if [ -f benchmarks/gpu_host_check.py ]; then
-  "$PYTHON" benchmarks/gpu_host_check.py --comfyui "$COMFY" --device "$device"
-fi
+"$PYTHON" benchmarks/gpu_host_check.py "$COMFY" --device "$device" ${small[@]+"${small[@]}"}
+

@@ -5,6 +5,7 @@ faceclip_nodes.py.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -55,7 +56,11 @@ def load_faceclip(encoder_name: str, dtype: str) -> FaceCLIPModel:
     if encoder_name == DOWNLOAD_CHOICE:
         bar = comfy.utils.ProgressBar(100)
         dest = folder_paths.get_folder_paths(MODEL_FOLDER)[0]
-        path = download_official(ENCODER_FILE, dest, progress=lambda done, total: bar.update_absolute(done * 100 // max(total, 1)))
+        try:
+            path = download_official(ENCODER_FILE, dest, progress=lambda done, total: bar.update_absolute(done * 100 // max(total, 1)))
+        except mm.InterruptProcessingException:  # the UI shows "interrupted" on every host, whatever its base class
+            logging.info("FaceCLIP Loader: the download of %s was cancelled; nothing was written to %s.", ENCODER_FILE, dest)
+            raise
     else:
         path = folder_paths.get_full_path_or_raise(MODEL_FOLDER, encoder_name)
     load_device, offload_device = mm.text_encoder_device(), mm.text_encoder_offload_device()

@@ -14,12 +14,13 @@ import torch
 
 from faceclip_core.idea import (PLACEHOLDER, AnchorBank, IDEAConfig, IDEATrainer, TrainConfig, analyzer_face_embedder,
                                 base_model_fingerprint, load_idea_weights, load_names, prepare_training_set,
-                                save_training_result)
+                                TrainResult, save_training_result)
 from faceclip_core.idea.errors import TrainingCancelled
 from faceclip_core.idea.gradient_checkpointing import gradient_checkpointing as checkpointed
 from faceclip_core.idea.files import WEIGHTS_SUFFIX, IDEAWeights, output_paths, state_path
 
 from . import host
+from .training_clones import training_clip, training_model
 
 # A single rare BPE token that stands in for the identity while the host tokenizes; its ids are then
 # replaced by the learned vectors, one per occurrence, so the sequence keeps the host's length.
@@ -35,14 +36,15 @@ def inject_rows(token_weights: list[list[tuple]], stand_in_id: int, rows: torch.
     return [[(next(remaining), w, *rest) if t == stand_in_id else (t, w, *rest) for t, w, *rest in chunk] for chunk in token_weights]
 
 
-def frozen_for_autograd(module: torch.nn.Module) -> None:
-    """Make a host model usable in a graph that trains something else, keeping its values.
+def frozen_for_autograd(module: torch.nn.Module) -> int:
+    """Make a host model usable in a graph that trains something else, keeping its values; returns the bytes copied.
 
     The host builds models while running nodes in inference mode, so their weights are inference tensors, and
     autograd refuses to save those for backward ("Inference tensors cannot be saved for backward"). Each one is
     replaced by a normal copy, one tensor at a time (the host reads weights by name, so it sees the copies; a
-    `.data` swap is not enough: the tensor would still lack a version counter). Frozen: the host leaves
-    requires_grad on, which would make backward compute gradients for every weight of the UNet.
+    `.data` swap is not enough: the tensor would still lack a version counter). A model built outside inference
+    mode (training_clones) is used as it is: nothing copied. Frozen: the host leaves requires_grad on, which
+    would make backward compute gradients for every weight of the UNet.
     """
     copies: dict[int, torch.Tensor] = {}  # tied weights stay tied
     with torch.no_grad():
@@ -58,6 +60,12 @@ def frozen_for_autograd(module: torch.nn.Module) -> None:
                         table[name] = copies[id(tensor)]
                     else:
                         tensor.requires_grad_(False)
+    return sum(copy.nbytes for copy in copies.values())
+
+
+def _log_copied(what: str, size: int) -> None:
+    if size:  # 0.3.64: its models are built in inference mode; newer hosts give a clone built for training
+        logging.info("ID-EA Train: the host's %s holds inference-mode weights: %.0f MB copied for training", what, size / 2**20)
 
 
 def _copy_if_differentiable(tensor: torch.Tensor) -> torch.Tensor:
@@ -72,10 +80,12 @@ class HostPromptEncoder:
     """faceclip_core.idea.PromptEncoder over ComfyUI's SDXL CLIP. Construct it outside inference mode."""
 
     def __init__(self, clip: Any):
+        import comfy.model_management
+
         self.clip = clip
         self.model = clip.cond_stage_model
-        clip.load_model()
-        frozen_for_autograd(self.model)
+        comfy.model_management.load_models_gpu([clip.patcher], force_full_load=True)
+        _log_copied("CLIP", frozen_for_autograd(self.model))
 
     def embedding_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         return tuple(getattr(self.model, part).transformer.get_input_embeddings().weight for part in ("clip_l", "clip_g"))
@@ -107,9 +117,9 @@ class HostDenoiser:
     def __init__(self, model: Any, resolution: int):
         import comfy.model_management
 
-        comfy.model_management.load_models_gpu([model])
+        comfy.model_management.load_models_gpu([model], force_full_load=True)
         self.base = model.model
-        frozen_for_autograd(self.base)
+        _log_copied("MODEL", frozen_for_autograd(self.base))
         self.resolution = resolution
         self.device, self.dtype = model.load_device, self.base.get_dtype()
 
@@ -207,6 +217,22 @@ def training_settings(steps: int, batch_size: int, micro_batch: int, resolution:
                        resolution=resolution, seed=seed)
 
 
+def train_until_cancel(trainer: IDEATrainer, state: Path, progress: Any, should_stop: Any, management: Any) -> TrainResult:
+    """trainer.run until done or cancelled. Cancel, seen by should_stop or raised from inside a step as the host's
+    interrupt (`management` is comfy.model_management; newer hosts derive its InterruptProcessingException from
+    BaseException and raise it from every comfy.ops layer), ends the same way on every host: the state saved, the
+    resume line logged, then the host's interrupt raised (the very one, when it came from inside a step)."""
+    interrupt = management.InterruptProcessingException
+    try:
+        return trainer.run(state, progress, should_stop, stop_types=(interrupt,))
+    except TrainingCancelled as stopped:
+        logging.info("ID-EA Train: %s", stopped)  # how to resume; the UI itself shows "interrupted"
+        management.interrupt_current_processing(False)
+        if isinstance(stopped.__cause__, interrupt):
+            raise stopped.__cause__ from None  # the very interrupt, without a chain back through our own exception
+        raise interrupt() from stopped
+
+
 def train_identity(images: torch.Tensor, face_analyzer: Any, model: Any, clip: Any, vae: Any, name: str,
                    settings: TrainConfig, gradient_checkpointing: bool) -> IDEAWeights:
     """Trains (or resumes) an identity with the host's SDXL; writes embeddings/NAME.safetensors and
@@ -218,21 +244,16 @@ def train_identity(images: torch.Tensor, face_analyzer: Any, model: Any, clip: A
     state = state_path(Path(folder_paths.get_output_directory()) / "idea_training", name)
     output_paths(embeddings_dir(), name)
     with torch.inference_mode(False), torch.enable_grad():  # the host runs nodes in inference mode
-        encoder = HostPromptEncoder(clip)
+        encoder = HostPromptEncoder(training_clip(clip))
         data = prepare_training_set(list(images), analyzer_face_embedder(face_analyzer), host_latent_encoder(model, vae),
                                     settings.resolution)
         fingerprint = base_model_fingerprint(encoder)
-        denoiser = HostDenoiser(model, settings.resolution)
+        denoiser = HostDenoiser(training_model(model), settings.resolution)
         trainer = IDEATrainer(encoder, denoiser, AnchorBank.from_names(load_names(), encoder), data, IDEAConfig(),
                               settings, denoiser.device, fingerprint)
         layers = unet_layers(denoiser.base.diffusion_model) if gradient_checkpointing else []
-        try:
-            with checkpointed(layers), closing(TrainingProgress(name, settings.steps)) as progress:
-                result = trainer.run(state, progress, progress.should_stop)
-        except TrainingCancelled as stopped:
-            logging.info("ID-EA Train: %s", stopped)  # how to resume; the UI itself shows "interrupted"
-            comfy.model_management.interrupt_current_processing(False)
-            raise comfy.model_management.InterruptProcessingException() from stopped
+        with checkpointed(layers), closing(TrainingProgress(name, settings.steps)) as progress:
+            result = train_until_cancel(trainer, state, progress, progress.should_stop, comfy.model_management)
     _, weights_path = save_training_result(result, trainer.config, embeddings_dir(), name, fingerprint)
     return load_idea_weights(weights_path)
 

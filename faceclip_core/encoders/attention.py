@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layer_init import init_linear
+
 Operations = Any  # a namespace with Linear, LayerNorm, Conv2d, Embedding: torch.nn, or a host's casting layers
 
 
@@ -51,7 +53,7 @@ class InProjAttention(nn.Module):
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.in_proj_weight)
         nn.init.zeros_(self.in_proj_bias)
-        nn.init.zeros_(self.out_proj.bias)
+        init_linear(self.out_proj, weight=None)
 
     def forward(self, x: torch.Tensor, pos: torch.Tensor | None = None, is_causal: bool = False) -> torch.Tensor:
         """Self-attention over x (B, T, C); `pos` is added to queries and keys only (DETR convention)."""

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import InProjAttention, Operations, head_scale, like, merge_heads, split_heads
+from .layer_init import init_linear
 
 
 class FusionSizes(Protocol):
@@ -37,8 +38,7 @@ class BiAttention(nn.Module):
         self.out_v_proj = ops.Linear(inner, width)
         self.out_l_proj = ops.Linear(inner, width)
         for linear in (self.v_proj, self.l_proj, self.values_v_proj, self.values_l_proj, self.out_v_proj, self.out_l_proj):
-            nn.init.xavier_uniform_(linear.weight)
-            nn.init.zeros_(linear.bias)
+            init_linear(linear)
 
     def forward(self, v: torch.Tensor, l: torch.Tensor, need_v: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
         """v (B, Nv, C) image, l (B, Nl, C) text -> (delta for v or None, delta for l)."""

@@ -6,13 +6,11 @@ Same interface as the packs' SCRFD detector (detector.py): faces of an RGB image
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import UsageError
 from .align import align_face
 from .detector import Detections
 from .engines import torch_device

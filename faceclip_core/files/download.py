@@ -19,8 +19,8 @@ OFFICIAL_FILES = {
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 
 
-def _progress_tqdm(progress: Progress):
-    """A tqdm class that reports to `progress` instead of printing a bar."""
+def _progress_tqdm(progress: Progress, raised: list[BaseException]):
+    """A tqdm class that reports to `progress` instead of printing a bar; what `progress` raises goes in `raised`."""
     from tqdm.auto import tqdm
 
     class ReportingTqdm(tqdm):
@@ -31,7 +31,11 @@ def _progress_tqdm(progress: Progress):
 
         def update(self, n=1):
             self.done += n or 0
-            progress(self.done, int(self.total or 0))
+            try:
+                progress(self.done, int(self.total or 0))
+            except BaseException as exc:
+                raised.append(exc)
+                raise
 
     return ReportingTqdm
 
@@ -55,7 +59,8 @@ def download_official(
     The file is fetched into a staging folder beside the destination and moved in place only once
     complete and of the size the hub states, so an interrupted download never leaves a half file under
     the final name; the staging folder is removed whatever happens. Offline (HF_HUB_OFFLINE=1, or the hub
-    unreachable) it fails at once, before any retry.
+    unreachable) it fails at once, before any retry. What `progress` raises (a host's Cancel: an Exception in
+    ComfyUI 0.3.64, a BaseException in 0.38.x) ends the download as it is, never reported as a failed download.
     """
     if name not in OFFICIAL_FILES:
         raise FaceCLIPError(f"unknown official file {name!r}; choose one of {sorted(OFFICIAL_FILES)}")
@@ -78,11 +83,12 @@ def download_official(
     except Exception as exc:  # network, auth, missing file: all end the same way for the user
         raise failed(_said(exc)) from exc
     staging = dest_dir / ".faceclip-download"
+    raised: list[BaseException] = []
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
         fetched = Path(hf_hub_download(
             OFFICIAL_REPO, repo_path, local_dir=staging, endpoint=endpoint,
-            tqdm_class=_progress_tqdm(progress) if progress else None,
+            tqdm_class=_progress_tqdm(progress, raised) if progress else None,
         ))
         if expected is not None and fetched.stat().st_size != expected:
             raise failed(f"the file has {fetched.stat().st_size:,} bytes, the hub says {expected:,}; it was cut short")
@@ -90,6 +96,8 @@ def download_official(
     except FaceCLIPError:
         raise
     except Exception as exc:  # network, auth, disk: all end the same way for the user
+        if exc in raised:
+            raise
         raise failed(_said(exc)) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)

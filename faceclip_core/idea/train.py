@@ -127,27 +127,39 @@ class IDEATrainer:
 
     # --- the run --------------------------------------------------------------------------------------
     def run(self, state_path: str | os.PathLike | None = None, progress: ProgressCallback | None = None,
-            should_stop: StopCallback | None = None) -> TrainResult:
+            should_stop: StopCallback | None = None, stop_types: tuple[type[BaseException], ...] = ()) -> TrainResult:
         """Trains up to train.steps, resuming from state_path when it exists and saving it every save_every steps.
 
         When should_stop() turns true the state is saved (if state_path is given) and TrainingCancelled is raised.
+        An exception of `stop_types` raised inside a step (a host's Cancel, which newer ComfyUI raises from any of
+        its layers and derives from BaseException) ends the same way, raised from it: the half-done step is dropped
+        and its random draws rewound, so a resumed run still takes exactly the uninterrupted run's steps.
         """
         if state_path is not None and Path(state_path).is_file():
             self.load_state(state_path)
         total = self.train_config.steps
         while self.step_count < total:
             if should_stop is not None and should_stop():
-                if state_path is not None:
-                    self.save_state(state_path)
-                raise TrainingCancelled(f"Training stopped at step {self.step_count} of {total}. "
-                                        + (f"Run it again with the same settings to resume from {state_path}." if state_path else ""))
-            loss = self.step(self.sample_batch())
+                raise self._stopped(state_path)
+            draws = self.generator.get_state()
+            try:
+                loss = self.step(self.sample_batch())
+            except stop_types as interrupt:  # the optimiser has not stepped: only the draws moved on
+                self.generator.set_state(draws)
+                raise self._stopped(state_path) from interrupt
             done = self.step_count
             if state_path is not None and (done % self.train_config.save_every == 0 or done == total):
                 self.save_state(state_path)
             if progress is not None:
                 progress(done, total, loss)
         return self.result()
+
+    def _stopped(self, state_path: str | os.PathLike | None) -> TrainingCancelled:
+        """Saves the state (if state_path is given); the TrainingCancelled that says how to resume."""
+        if state_path is not None:
+            self.save_state(state_path)
+        return TrainingCancelled(f"Training stopped at step {self.step_count} of {self.train_config.steps}. "
+                                 + (f"Run it again with the same settings to resume from {state_path}." if state_path else ""))
 
     def result(self) -> TrainResult:
         return TrainResult(self.tokens_l.detach().cpu(), self.tokens_g.detach().cpu(), self.enhancer, self.adapter,

@@ -51,7 +51,7 @@ class TinyCLIP(nn.Module):
         self.projection = nn.Linear(width, POOLED, bias=False)
 
     def forward(self, embeds: torch.Tensor, end_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mask = nn.Transformer.generate_square_subsequent_mask(embeds.shape[1])
+        mask = nn.Transformer.generate_square_subsequent_mask(embeds.shape[1], device=embeds.device)
         hidden = self.layer(embeds + self.position, src_mask=mask, is_causal=True)
         pooled = self.projection(self.final_norm(hidden[torch.arange(len(hidden)), end_index]))
         return hidden, pooled
@@ -92,7 +92,7 @@ class TinyPromptEncoder(nn.Module):
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     half = dim // 2
-    freqs = torch.exp(-math.log(10000) * torch.arange(half) / half)
+    freqs = torch.exp(-math.log(10000) * torch.arange(half, device=t.device) / half)
     angles = t.float()[:, None] * freqs[None]
     return torch.cat([angles.cos(), angles.sin()], dim=-1)
 

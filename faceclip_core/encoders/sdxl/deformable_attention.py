@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..attention import Operations
+from ..layer_init import init_linear
 
 
 def reference_points(grid: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -36,19 +37,14 @@ class DeformableAttention(nn.Module):
 
     def reset_parameters(self) -> None:
         # Deformable DETR's start: offsets fan out in a ring per head, uniform weights over the samples
-        nn.init.zeros_(self.sampling_offsets.weight)
         angles = torch.arange(self.heads, dtype=torch.float32) * (2.0 * math.pi / self.heads)
         ring = torch.stack([angles.cos(), angles.sin()], -1)
         ring = ring / ring.abs().max(-1, keepdim=True).values
         ring = ring[:, None, :].repeat(1, self.points, 1) * torch.arange(1, self.points + 1, dtype=torch.float32)[:, None]
-        with torch.no_grad():
-            self.sampling_offsets.bias.copy_(ring.flatten())
-        nn.init.zeros_(self.attention_weights.weight)
-        nn.init.zeros_(self.attention_weights.bias)
-        nn.init.xavier_uniform_(self.value_proj.weight)
-        nn.init.zeros_(self.value_proj.bias)
-        nn.init.xavier_uniform_(self.output_proj.weight)
-        nn.init.zeros_(self.output_proj.bias)
+        init_linear(self.sampling_offsets, nn.init.zeros_, lambda bias: bias.copy_(ring.flatten()))
+        init_linear(self.attention_weights, nn.init.zeros_)
+        init_linear(self.value_proj)
+        init_linear(self.output_proj)
 
     def forward(self, query: torch.Tensor, value: torch.Tensor, grid: int) -> torch.Tensor:
         """query, value: (B, grid*grid, C) -> (B, grid*grid, C)."""

@@ -73,3 +73,23 @@ def test_a_short_download_is_refused_and_its_staging_folder_removed(tmp_path, mo
         with pytest.raises(FaceCLIPError, match="the file has 100 bytes, the hub says 4,096; it was cut short"):
             download_official("unet.pt", tmp_path / "unet", endpoint=endpoint)
     assert list((tmp_path / "unet").iterdir()) == []  # no staging folder, no half file
+
+
+class OldHostInterrupt(Exception):
+    """ComfyUI 0.3.64's InterruptProcessingException."""
+
+
+class NewHostInterrupt(BaseException):
+    """ComfyUI 0.38.x's InterruptProcessingException."""
+
+
+@pytest.mark.parametrize("interrupt", [OldHostInterrupt, NewHostInterrupt])
+def test_a_cancel_raised_by_the_progress_callback_ends_the_download_as_itself_on_both_hosts(tmp_path, interrupt):
+    def cancel(done, total):
+        raise interrupt()
+
+    with fake_hub({f"{OFFICIAL_REPO}/model/face_clip_encoder.pt": bytes(1 << 20)}) as endpoint:
+        with pytest.raises(interrupt) as raised:
+            download_official("face_clip_encoder.pt", tmp_path / "faceclip", progress=cancel, endpoint=endpoint)
+    assert not isinstance(raised.value, FaceCLIPError)  # the host's interrupt, not a "could not download" error
+    assert list((tmp_path / "faceclip").iterdir()) == []  # no file, no staging folder
