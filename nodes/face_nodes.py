@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import torch
-from comfy_api.v0_0_2 import io
+from .v3 import io, node_schema
 
 from faceclip_core.face import DEFAULT_PACK, FaceAnalyzer
 
@@ -18,7 +18,7 @@ ANALYZER_SOURCE = "InsightFace Loader (FaceCLIP)"
 class FaceCLIPInsightFaceLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceCLIPInsightFaceLoader",
             display_name="InsightFace Loader (FaceCLIP)",
             category=CATEGORY,
@@ -42,7 +42,7 @@ class FaceCLIPInsightFaceLoader(io.ComfyNode):
 class FaceCLIPDetectFace(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceCLIPDetectFace",
             display_name="FaceCLIP Detect Face",
             category=CATEGORY,
@@ -75,7 +75,7 @@ class FaceCLIPDetectFace(io.ComfyNode):
 class FaceIDSimilarity(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceIDSimilarity",
             display_name="Face ID Similarity",
             category=CATEGORY,

@@ -1,7 +1,7 @@
 """FaceCLIP nodes (V3 schema): the encoder, and face + prompt -> SDXL CONDITIONING."""
 from __future__ import annotations
 
-from comfy_api.v0_0_2 import io
+from .v3 import io, node_schema
 
 from faceclip_core.encoders.sdxl.checkpoint import DTYPES
 
@@ -22,7 +22,7 @@ SIZE_FIELDS = {
 class FaceCLIPLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceCLIPLoader",
             display_name="FaceCLIP Loader",
             category=CATEGORY,
@@ -47,7 +47,7 @@ class FaceCLIPLoader(io.ComfyNode):
 class FaceCLIPTextEncodeSDXL(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceCLIPTextEncodeSDXL",
             display_name="FaceCLIP Text Encode (SDXL)",
             category=CATEGORY,

@@ -5,7 +5,7 @@ do is in facet5_logic.py, which imports without a host.
 """
 from __future__ import annotations
 
-from comfy_api.v0_0_2 import io
+from .v3 import io, node_schema
 
 from .face_nodes import FaceType
 from .facet5_logic import (FACET5_FILE, MODEL_FOLDER, T5_FOLDER, T5_FROM_FILE, DTYPES, encode_flux, encoder_choices,
@@ -18,7 +18,7 @@ FaceT5Type = io.Custom("FACET5")
 class FaceT5Loader(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceT5Loader",
             display_name="FaceT5 Loader",
             category=CATEGORY,
@@ -50,7 +50,7 @@ class FaceT5Loader(io.ComfyNode):
 class FaceT5TextEncodeFlux(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceT5TextEncodeFlux",
             display_name="FaceT5 Text Encode (FLUX)",
             category=CATEGORY,
