@@ -7,6 +7,9 @@ in the browser console. Then it runs from the Run button, with sizes and steps c
 until every image output node shows its images. A screenshot of each loaded graph lands in FACECLIP_SCREENSHOTS (a
 folder; `python tests/thumbnails.py FOLDER` makes the templates' thumbnails, README's picture, from them).
 
+Where the frontend has subgraph blueprints (not 1.27.10), the pack's blueprints, copied where a user of 0.3.64 puts
+them, must be found in the node library by a word users type and run from the Run button.
+
 Every test runs on each frontend: the one the host pins (0.3.64: 1.27.10), and where FACECLIP_FRONTEND_ROOT names
 another build's static folder (the newest: `pip install --target DIR comfyui-frontend-package==1.58.1`, then
 DIR/comfyui_frontend_package/static), that build served by the same host (`--front-end-root`), once as it starts
@@ -17,6 +20,7 @@ and the extra frontend's runs without FACECLIP_FRONTEND_ROOT.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -37,6 +41,7 @@ from workflow_format import PACK_NODES, WORKFLOWS
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "example_workflows"
+BLUEPRINTS = ROOT / "subgraphs"
 # idea_apply loads the identity that idea_train writes: train first
 ORDER = ["faceclip_portrait", "faceclip_prompt_batch", "faceclip_id_similarity", "faceclip_flux_portrait", "idea_train",
          "idea_apply"]
@@ -116,10 +121,16 @@ def frontend(request: pytest.FixtureRequest) -> Frontend:
     root = Path(value)
     if not (root / "index.html").is_file():
         pytest.skip(f"{FRONTEND_ROOT}={value} is no frontend build (no index.html there)")
-    vue = request.param == "extra-vue"
-    if vue and not any("Comfy.VueNodes.Enabled" in path.read_text(errors="ignore") for path in (root / "assets").glob("*.js")):
+    frontend = Frontend(request.param, root, request.param == "extra-vue")
+    if frontend.vue_nodes and not _has(frontend, "Comfy.VueNodes.Enabled"):
         pytest.skip(f"the frontend in {value} has no Vue nodes mode")
-    return Frontend(request.param, root, vue)
+    return frontend
+
+
+def _has(frontend: Frontend, marker: str) -> bool:
+    """Whether the frontend's code names `marker` (a setting id, a type prefix): which features a build has."""
+    root = frontend.root or Path(importlib.util.find_spec("comfyui_frontend_package").origin).parent / "static"
+    return any(marker in path.read_text(errors="ignore") for path in (root / "assets").glob("*.js"))
 
 
 @pytest.fixture(scope="session")
@@ -166,8 +177,8 @@ class Page:
         button), the pack's entry in its list, the template's card."""
         if not self.visible_dialogs():
             self.page.locator('button[aria-label="Templates"]').first.click()
-        self.page.get_by_text(PACK_NAME, exact=True).first.click()
-        self.page.get_by_text(name, exact=True).first.click()
+        self.page.locator(DIALOGS).get_by_text(PACK_NAME, exact=True).first.click()
+        self.page.locator(DIALOGS).get_by_text(name, exact=True).first.click()
         # the start-up graph has nodes too: wait for the template's (each has one of the pack's)
         self.page.wait_for_function("(pack) => app.graph.nodes.some((n) => pack.includes(n.type)) "
                                     "&& !document.querySelector('[role=dialog]')", arg=list(PACK_NODES), timeout=PAGE_TIMEOUT_MS)
@@ -274,7 +285,7 @@ def test_the_host_lists_every_template_with_its_thumbnail(server: ComfyServer) -
 def test_the_template_browser_shows_each_thumbnail(page: Page, frontend: Frontend, tmp_path: Path) -> None:
     if not page.visible_dialogs():
         page.page.locator('button[aria-label="Templates"]').first.click()
-    page.page.get_by_text(PACK_NAME, exact=True).first.click()
+    page.page.locator(DIALOGS).get_by_text(PACK_NAME, exact=True).first.click()
     # the frontend fetches each card's NAME.jpg and shows it from a blob URL
     widths = page.page.evaluate(f"""async () => {{
       for (let tries = 0; tries < 100; tries++) {{
@@ -359,3 +370,56 @@ def test_a_new_idea_train_node_keeps_the_seed_a_user_sets(page: Page, server: Co
 def _widgets(page: Page, node_id: int) -> list[tuple[str, Any]]:
     return [tuple(pair) for pair in page.page.evaluate(
         "(id) => app.graph.nodes.find((n) => Number(n.id) === id).widgets.map((w) => [w.name, w.value])", node_id)]
+
+
+@pytest.fixture
+def blueprints_in_the_user_folder(server: ComfyServer) -> Iterator[list[str]]:
+    """The pack's blueprints as a user of ComfyUI 0.3.64 installs them: that host serves no pack's subgraphs/
+    (newer ones list them at /global_subgraphs), but every host serves the user's own, user/default/subgraphs/."""
+    folder = server.base_dir / "user" / "default" / "subgraphs"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = sorted(BLUEPRINTS.glob("*.json"))
+    for path in paths:
+        shutil.copy(path, folder / path.name)
+    yield [path.stem for path in paths]
+    shutil.rmtree(folder)
+
+
+def test_a_blueprint_is_found_by_the_words_users_type_and_runs(blueprints_in_the_user_folder: list[str], page: Page,
+                                                                server: ComfyServer, frontend: Frontend) -> None:
+    if not _has(frontend, "SubgraphBlueprint."):
+        pytest.skip("this frontend has no subgraph blueprints (1.27.10 has none)")
+    page.page.locator('button[aria-label*="Node Library"], button[aria-label="Nodes"]').first.click()
+    page.page.get_by_placeholder("Search Nodes...").fill("instantid")  # an alias, in neither name
+    for name in blueprints_in_the_user_folder:
+        page.page.get_by_text(name, exact=True).first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    page.page.get_by_text("FaceCLIP SDXL portrait", exact=True).first.dblclick()  # adds it to the graph
+    page.page.wait_for_function("() => app.graph.nodes.some((n) => n.isSubgraphNode?.())", timeout=PAGE_TIMEOUT_MS)
+    added = page.page.evaluate("""() => {
+      const node = app.graph.nodes.find((n) => n.isSubgraphNode?.());
+      return {inputs: node.inputs.map((i) => [i.name, i.type]), outputs: node.outputs.map((o) => [o.name, o.type]),
+              widgets: node.widgets.map((w) => w.name), inner: node.subgraph.nodes.map((n) => n.type),
+              registered: node.subgraph.nodes.every((n) => !!LiteGraph.registered_node_types[n.type])};
+    }""")
+    saved = json.loads((BLUEPRINTS / "FaceCLIP SDXL portrait.json").read_text())["definitions"]["subgraphs"][0]
+    assert added == {"inputs": [["reference", "IMAGE"], ["prompt", "STRING"]], "outputs": [["image", "IMAGE"]],
+                     "widgets": ["prompt"], "inner": [n["type"] for n in saved["nodes"]], "registered": True}
+
+    # as a user wires it: the reference photo in, Save Image out, then the CPU-sized values inside, and Run
+    page.page.evaluate("""(quick) => {
+      const node = app.graph.nodes.find((n) => n.isSubgraphNode?.());
+      const photo = LiteGraph.createNode("LoadImage"), save = LiteGraph.createNode("SaveImage");
+      photo.pos = [node.pos[0] - 400, node.pos[1]]; save.pos = [node.pos[0] + 500, node.pos[1]];
+      app.graph.add(photo); app.graph.add(save);
+      photo.widgets.find((w) => w.name === "image").value = "faceclip_reference.png";
+      photo.connect(0, node, 0); node.connect(0, save, 0);
+      for (const inner of node.subgraph.nodes)
+        for (const widget of inner.widgets || [])
+          if (quick[inner.type + "." + widget.name] ?? quick[widget.name]) widget.value = quick[inner.type + "." + widget.name] ?? quick[widget.name];
+    }""", {"width": 64, "height": 64, "target_width": 64, "target_height": 64, "KSampler.steps": 1})
+    ended = page.run(server)
+    assert ended["status"]["status_str"] == "success", (ended["status"], server.log_text()[-3000:])
+    page.wait_for_images()
+    saved_images = [n for n in page.state()["nodes"] if n["type"] == "SaveImage"]
+    assert saved_images and saved_images[0]["images"] > 0
+    assert page.visible_dialogs() == [] and page.unexpected_errors() == [], (page.visible_dialogs(), page.unexpected_errors())

@@ -77,17 +77,18 @@ WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}  # and lists (V1 c
 # widget values the frontend keeps but the API never sends, with what the frontend writes for them
 UI_ONLY_WIDGETS = {"control_after_generate": "fixed", "upload": "image"}
 
-# The room each node gets, (width, height) of its body: at least what frontend 1.27.10 draws it with (measured
-# in tests/test_host_browser.py, which also checks that no drawn node overlaps another), with room for the image
-# that Load Image, Save Image and Preview Image show and the text Preview Any shows.
+# The room each node gets, (width, height) of its body: at least what frontends 1.27.10 and 1.58.1 draw it with, the
+# latter also in its Vue nodes mode, where most nodes are taller (measured in tests/test_host_browser.py, which also
+# checks that no drawn node overlaps another), with room for the image that Load Image, Save Image and Preview Image
+# show and the text Preview Any shows.
 NODE_SIZES: dict[str, tuple[int, int]] = {
-    "UNETLoader": (300, 82), "VAELoader": (300, 58), "CheckpointLoaderSimple": (300, 98), "CLIPTextEncode": (400, 200),
-    "LoadImage": (320, 340), "EmptyLatentImage": (300, 106), "KSampler": (300, 262), "ImageBatch": (200, 46),
-    "VAEDecode": (200, 46), "SaveImage": (340, 360), "PreviewImage": (320, 340), "PreviewAny": (300, 200),
-    "FaceCLIPLoader": (300, 82), "FaceCLIPTextEncodeSDXL": (400, 300), "FaceCLIPInsightFaceLoader": (300, 82),
-    "FaceCLIPDetectFace": (300, 122), "FaceIDSimilarity": (240, 66), "IDEATrain": (400, 384), "IDEALoader": (300, 58),
-    "IDEAApply": (300, 78), "FaceT5Loader": (300, 106), "FaceT5TextEncodeFlux": (400, 260), "FluxGuidance": (300, 58),
-    "ModelSamplingFlux": (300, 130), "EmptySD3LatentImage": (300, 106),
+    "UNETLoader": (300, 90), "VAELoader": (300, 62), "CheckpointLoaderSimple": (300, 102), "CLIPTextEncode": (400, 200),
+    "LoadImage": (320, 340), "EmptyLatentImage": (300, 118), "KSampler": (300, 262), "ImageBatch": (225, 54),
+    "VAEDecode": (225, 54), "SaveImage": (340, 360), "PreviewImage": (320, 340), "PreviewAny": (300, 200),
+    "FaceCLIPLoader": (300, 114), "FaceCLIPTextEncodeSDXL": (400, 370), "FaceCLIPInsightFaceLoader": (300, 114),
+    "FaceCLIPDetectFace": (300, 154), "FaceIDSimilarity": (240, 98), "IDEATrain": (400, 438), "IDEALoader": (300, 110),
+    "IDEAApply": (300, 106), "FaceT5Loader": (300, 142), "FaceT5TextEncodeFlux": (400, 260), "FluxGuidance": (300, 62),
+    "ModelSamplingFlux": (300, 146), "EmptySD3LatentImage": (300, 118),
 }
 DEFAULT_SIZE = (400, 400)  # a node not measured yet: generous room; the browser test shows what it needs
 TITLE_HEIGHT = 30  # the frontend draws a node's title bar above its position
