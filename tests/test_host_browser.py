@@ -397,6 +397,9 @@ def test_a_blueprint_is_found_by_the_words_users_type_and_runs(blueprints_in_the
                                                                 server: ComfyServer, frontend: Frontend) -> None:
     if not _has(frontend, "SubgraphBlueprint."):
         pytest.skip("this frontend has no subgraph blueprints (1.27.10 has none)")
+    if page.visible_dialogs():  # the template browser a fresh host opens at the first start
+        page.page.keyboard.press("Escape")
+        page.page.wait_for_function("() => !document.querySelector('[role=dialog]')", timeout=PAGE_TIMEOUT_MS)
     page.page.evaluate("app.graph.clear()")  # a blank graph: Run would also run the start-up graph's nodes
     page.page.locator('button[aria-label*="Node Library"], button[aria-label="Nodes"]').first.click()
     page.page.get_by_placeholder("Search Nodes...").fill("instantid")  # an alias, in neither name
