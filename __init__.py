@@ -1,7 +1,7 @@
 """ComfyUI entry point of comfyui-faceclip.
 
-Importing the pack only registers its V3 extension, the models/faceclip folder and the web folder: no model is
-loaded and nothing is downloaded here. An older ComfyUI gets one log line saying to update, not a traceback.
+Importing the pack only registers its V3 extension, the models/faceclip folder, the web folder and a route for
+the templates' thumbnails: no model is loaded and nothing is downloaded here. An older ComfyUI gets one log line saying to update, not a traceback.
 """
 import logging
 import os
@@ -27,8 +27,10 @@ if __package__:
     else:
         from .nodes.extension import comfy_entrypoint
         from .nodes.encoder_logic import register_model_folder
+        from .nodes.thumbnails import register_thumbnail_route
 
         register_model_folder()
+        register_thumbnail_route(os.path.basename(_here))  # newer hosts serve only the templates' .json
         WEB_DIRECTORY = "./web"  # the frontend extension that keeps ID-EA Train's seed fixed
         __all__ = ["comfy_entrypoint", "WEB_DIRECTORY"]
 # else: imported as a lone file, as pytest does with a checkout whose folder name is no Python

@@ -12,11 +12,10 @@ import functools
 import inspect
 from typing import Any, Callable, ClassVar
 
-from comfy_api.v0_0_2 import io
-
 from faceclip_core.errors import UsageError
 
 from .checks import InputRule, input_specs, inputs_problem
+from .v3 import io
 
 
 class CheckedNode(io.ComfyNode):

@@ -4,7 +4,6 @@ face_regions.py, which import without a host."""
 from __future__ import annotations
 
 import torch
-from comfy_api.v0_0_2 import io
 
 from .checked_node import CheckedNode
 from .face_nodes import FaceType
@@ -12,6 +11,7 @@ from .face_regions import REGION_LAYOUTS, face_regions
 from .faceclip_logic import MAX_RESOLUTION
 from .identity_strength import NODE as STRENGTH_NODE
 from .identity_strength import STRENGTH_RANGE, identity_strength
+from .v3 import io, node_schema
 
 CATEGORY = "FaceCLIP"
 
@@ -20,7 +20,7 @@ class FaceCLIPIdentityStrength(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         low, high = STRENGTH_RANGE
-        return io.Schema(
+        return node_schema(
             node_id="FaceCLIPIdentityStrength",
             display_name=STRENGTH_NODE,
             category=CATEGORY,
@@ -48,7 +48,7 @@ class FaceCLIPIdentityStrength(CheckedNode):
 class FaceCLIPFaceRegions(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceCLIPFaceRegions",
             display_name="FaceCLIP Face Regions",
             category=CATEGORY,

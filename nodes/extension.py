@@ -1,7 +1,7 @@
 """The pack's registration with ComfyUI: one list of V3 node classes, handed over by a ComfyExtension."""
 from __future__ import annotations
 
-from comfy_api.v0_0_2 import ComfyExtension, io
+from .v3 import ComfyExtension, io
 
 from .control_nodes import CONTROL_NODES
 from .face_nodes import FACE_NODES

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import torch
-from comfy_api.v0_0_2 import io
+from .v3 import io, node_schema
 
 from faceclip_core.face import BUILTIN_PACK, DEFAULT_PACK, FaceAnalyzer
 from faceclip_core.face.engines import RUNTIMES
@@ -21,7 +21,7 @@ ANALYZER_SOURCE = "InsightFace Loader (FaceCLIP)"
 class FaceCLIPInsightFaceLoader(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceCLIPInsightFaceLoader",
             display_name="InsightFace Loader (FaceCLIP)",
             category=CATEGORY,
@@ -55,7 +55,7 @@ class FaceCLIPInsightFaceLoader(CheckedNode):
 class FaceCLIPDetectFace(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceCLIPDetectFace",
             display_name="FaceCLIP Detect Face",
             category=CATEGORY,
@@ -95,7 +95,7 @@ class FaceCLIPDetectFace(CheckedNode):
 class FaceIDSimilarity(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceIDSimilarity",
             display_name="Face ID Similarity",
             category=CATEGORY,

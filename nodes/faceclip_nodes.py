@@ -1,7 +1,7 @@
 """FaceCLIP nodes (V3 schema): the encoder, and face + prompt -> SDXL CONDITIONING."""
 from __future__ import annotations
 
-from comfy_api.v0_0_2 import io
+from .v3 import io, node_schema
 
 from faceclip_core.files.dtypes import DTYPE_NAMES
 
@@ -31,7 +31,7 @@ SIZE_FIELDS = {
 class FaceCLIPLoader(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceCLIPLoader",
             display_name="FaceCLIP Loader",
             category=CATEGORY,
@@ -56,7 +56,7 @@ class FaceCLIPLoader(CheckedNode):
 class FaceCLIPTextEncodeSDXL(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceCLIPTextEncodeSDXL",
             display_name="FaceCLIP Text Encode (SDXL)",
             category=CATEGORY,

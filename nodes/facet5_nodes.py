@@ -5,7 +5,7 @@ do is in facet5_logic.py, which imports without a host.
 """
 from __future__ import annotations
 
-from comfy_api.v0_0_2 import io
+from .v3 import io, node_schema
 
 from .checked_node import CheckedNode
 from .face_nodes import FaceType
@@ -21,7 +21,7 @@ FaceT5Type = io.Custom("FACET5")
 class FaceT5Loader(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceT5Loader",
             display_name="FaceT5 Loader",
             category=CATEGORY,
@@ -53,7 +53,7 @@ class FaceT5Loader(CheckedNode):
 class FaceT5TextEncodeFlux(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="FaceT5TextEncodeFlux",
             display_name="FaceT5 Text Encode (FLUX)",
             category=CATEGORY,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from comfy_api.v0_0_2 import io
+from .v3 import io, node_schema
 from comfy_execution.graph_utils import ExecutionBlocker
 
 from faceclip_core.face import FaceAnalyzer
@@ -30,7 +30,7 @@ class IDEATrain(CheckedNode):
 
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="IDEATrain",
             display_name="ID-EA Train",
             category=CATEGORY,
@@ -91,7 +91,7 @@ class IDEATrain(CheckedNode):
 class IDEALoader(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
+        return node_schema(
             node_id="IDEALoader",
             display_name="ID-EA Loader",
             category=CATEGORY,
@@ -120,7 +120,7 @@ class IDEAApply(CheckedNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         low, high = STRENGTH_RANGE
-        return io.Schema(
+        return node_schema(
             node_id="IDEAApply",
             display_name="ID-EA Apply",
             category=CATEGORY,

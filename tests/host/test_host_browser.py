@@ -7,15 +7,26 @@ in the browser console. Then it runs from the Run button, with sizes and steps c
 until every image output node shows its images. A screenshot of each loaded graph lands in FACECLIP_SCREENSHOTS (a
 folder; `python tests/support/thumbnails.py FOLDER` makes the templates' thumbnails, README's picture, from them).
 
-Skips, with the reason, without COMFYUI_PATH, Playwright or a Chromium (CHROMIUM=/path, else `chromium` on PATH).
+Where the frontend has subgraph blueprints (not 1.27.10), the pack's blueprints, copied where a user of 0.3.64 puts
+them, must be found in the node library by a word users type and run from the Run button.
+
+Every test runs on each frontend: the one the host pins (0.3.64: 1.27.10), and where FACECLIP_FRONTEND_ROOT names
+another build's static folder (the newest: `pip install --target DIR comfyui-frontend-package==1.58.1`, then
+DIR/comfyui_frontend_package/static), that build served by the same host (`--front-end-root`), once as it starts
+and once in its Vue nodes mode.
+
+Skips, with the reason, without COMFYUI_PATH, Playwright or a Chromium (CHROMIUM=/path, else `chromium` on PATH),
+and the extra frontend's runs without FACECLIP_FRONTEND_ROOT.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
@@ -23,12 +34,14 @@ from urllib.request import urlopen
 import pytest
 from PIL import Image
 
-from host.fixtures import comfy_path, comfy_server, copy_workflow_inputs  # noqa: F401  (fixtures)
-from host.server import PACK_NAME, ComfyServer
+from host.fixtures import comfy_path, copy_workflow_inputs  # noqa: F401  (fixtures)
+from host.server import PACK_NAME, ComfyServer, start_comfy_server
+from make_tiny_models import write_tiny_models
 from workflow_format import PACK_NODES, WORKFLOWS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "example_workflows"
+BLUEPRINTS = ROOT / "subgraphs"
 # idea_apply loads the identity that idea_train writes: train first
 ORDER = ["faceclip_portrait", "faceclip_prompt_batch", "faceclip_id_similarity", "faceclip_flux_portrait", "idea_train",
          "idea_apply", "faceclip_two_people", "faceclip_flux_two_people", "faceclip_identity_strength"]
@@ -42,20 +55,28 @@ QUICK_VALUES = {
 HARMLESS_ERRORS = ("Failed to load resource: the server responded with a status of 404",
                    "Failed to load resource: net::ERR_NAME_NOT_RESOLVED",
                    # the frontend's own note when a workflow replaces the start-up graph it had not finished setting up
-                   "Attempted to cleanup event listeners for graph that was never set up")
+                   "Attempted to cleanup event listeners for graph that was never set up",
+                   # frontends newer than the host (1.58.1 on 0.3.64) list the queue and history from the Jobs API
+                   # (/api/jobs), which 0.3.64 lacks: its queue panel stays empty; runs, progress and images still
+                   # come over the websocket, as the test checks
+                   "[Jobs API] Error fetching jobs: JobsApiError: Failed to fetch jobs: 404",
+                   "Failed to fetch queue: JobsApiError: Failed to fetch jobs: 404")
+# open dialogs: PrimeVue's (frontend 1.27) and the newer frontends' own both carry the ARIA role
+DIALOGS = "[role=dialog]"
 VIEWPORT = {"width": 2400, "height": 1350}  # room to draw each whole graph at a readable zoom
 PAGE_TIMEOUT_MS = 120_000
 RUN_TIMEOUT_S = 600
 
+# Node ids as numbers: frontend 1.27 keeps the saved numbers, 1.58 turns them into strings.
 GRAPH_STATE_JS = """() => {
   const links = app.graph.links instanceof Map ? [...app.graph.links.values()] : Object.values(app.graph.links);
   return {
     nodes: app.graph.nodes.map((n) => ({
-      id: n.id, type: n.type, registered: !!LiteGraph.registered_node_types[n.type],
+      id: Number(n.id), type: n.type, registered: !!LiteGraph.registered_node_types[n.type],
       box: Array.from(n.getBounding()), images: (n.imgs || []).length,
       widgets: (n.widgets || []).map((w) => [w.name, w.value]),
     })),
-    links: links.filter(Boolean).map((l) => [l.id, l.origin_id, l.origin_slot, l.target_id, l.target_slot, l.type]),
+    links: links.filter(Boolean).map((l) => [l.id, Number(l.origin_id), l.origin_slot, Number(l.target_id), l.target_slot, l.type]),
   };
 }"""
 
@@ -78,15 +99,62 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
+@dataclass(frozen=True)
+class Frontend:
+    name: str
+    root: Path | None  # a frontend build's static folder; None: the one the host pins
+    vue_nodes: bool = False  # the frontend's Vue nodes mode (nodes drawn as DOM elements, not on the canvas)
+
+
+FRONTEND_ROOT = "FACECLIP_FRONTEND_ROOT"
+
+
+@pytest.fixture(scope="module", params=["pinned", "extra", "extra-vue"])
+def frontend(request: pytest.FixtureRequest) -> Frontend:
+    if request.param == "pinned":
+        return Frontend("pinned", None)
+    value = os.environ.get(FRONTEND_ROOT, "")
+    if not value:
+        pytest.skip(f"{FRONTEND_ROOT} is not set: the newest frontend is tested where it names a frontend build's "
+                    "static folder (pip install --no-deps --target DIR comfyui-frontend-package==1.58.1; "
+                    "DIR/comfyui_frontend_package/static)")
+    root = Path(value)
+    if not (root / "index.html").is_file():
+        pytest.skip(f"{FRONTEND_ROOT}={value} is no frontend build (no index.html there)")
+    frontend = Frontend(request.param, root, request.param == "extra-vue")
+    if frontend.vue_nodes and not _has(frontend, "Comfy.VueNodes.Enabled"):
+        pytest.skip(f"the frontend in {value} has no Vue nodes mode")
+    return frontend
+
+
+def _has(frontend: Frontend, marker: str) -> bool:
+    """Whether the frontend's code names `marker` (a setting id, a type prefix): which features a build has."""
+    root = frontend.root or Path(importlib.util.find_spec("comfyui_frontend_package").origin).parent / "static"
+    return any(marker in path.read_text(errors="ignore") for path in (root / "assets").glob("*.js"))
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny-models")
+    write_tiny_models(folder)
+    return folder
+
+
 @pytest.fixture(scope="module")
-def server(comfy_server: ComfyServer) -> ComfyServer:
-    return copy_workflow_inputs(comfy_server)
+def server(comfy_path: Path, frontend: Frontend, tiny_models: Path,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyServer]:
+    """A headless host per frontend (one at a time), all on the same tiny models."""
+    base_dir = tmp_path_factory.mktemp(f"comfy-host-{frontend.name}")
+    (base_dir / "models").symlink_to(tiny_models, target_is_directory=True)
+    extra_args = ("--front-end-root", str(frontend.root)) if frontend.root else ()
+    with start_comfy_server(comfy_path, base_dir, extra_args) as started:
+        yield copy_workflow_inputs(started)
 
 
 class Page:
     """One browser tab on the host's frontend, recording console errors."""
 
-    def __init__(self, browser: Any, server: ComfyServer) -> None:
+    def __init__(self, browser: Any, server: ComfyServer, frontend: Frontend) -> None:
         self.page = browser.new_page(viewport=VIEWPORT)
         self.errors: list[str] = []
         self.page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
@@ -102,16 +170,18 @@ class Page:
           await app.extensionManager.setting.set('Comfy.Minimap.Visible', false);
           await app.extensionManager.setting.set('LiteGraph.Canvas.MinFontSizeForLOD', 1);
         }""")
+        self.page.evaluate("(vue) => app.extensionManager.setting.set('Comfy.VueNodes.Enabled', vue)", frontend.vue_nodes)
 
     def open_template(self, name: str) -> None:
         """As a user does: the template browser (shown at a first start, else from the side bar's Templates
         button), the pack's entry in its list, the template's card."""
         if not self.visible_dialogs():
             self.page.locator('button[aria-label="Templates"]').first.click()
-        self.page.get_by_text(PACK_NAME, exact=True).first.click()
-        self.page.get_by_text(name, exact=True).first.click()
-        self.page.wait_for_function("(name) => app.graph.nodes.length > 0 && !document.querySelector('.p-dialog')",
-                                    arg=name, timeout=PAGE_TIMEOUT_MS)
+        self.page.locator(DIALOGS).get_by_text(PACK_NAME, exact=True).first.click()
+        self.page.locator(DIALOGS).get_by_text(name, exact=True).first.click()
+        # the start-up graph has nodes too: wait for the template's (each has one of the pack's)
+        self.page.wait_for_function("(pack) => app.graph.nodes.some((n) => pack.includes(n.type)) "
+                                    "&& !document.querySelector('[role=dialog]')", arg=list(PACK_NODES), timeout=PAGE_TIMEOUT_MS)
         self.page.wait_for_timeout(1500)  # Load Image fetches its photo
 
     def state(self) -> dict[str, Any]:
@@ -120,7 +190,7 @@ class Page:
 
     def set_widget(self, node_id: int, name: str, value: Any) -> None:
         self.page.evaluate("""([id, name, value]) => {
-          const node = app.graph.getNodeById(id);
+          const node = app.graph.nodes.find((n) => Number(n.id) === id);
           const widget = node.widgets.find((w) => w.name === name);
           widget.value = value;
           widget.callback?.(value, app.canvas, node);  // what typing a value calls
@@ -130,9 +200,10 @@ class Page:
         """Press Run and wait until the host files the prompt in its history (it does once the prompt has ended,
         well or not; the queue can look empty while the host still validates it). Returns that history entry."""
         before = set(server.get_json("/history"))
-        self.page.locator('[data-testid="queue-button"]').get_by_role("button").first.click()
+        # 1.27: a group whose first button runs; 1.58: the button itself
+        self.page.locator('button[data-testid="queue-button"], [data-testid="queue-button"] button').first.click()
         deadline = time.monotonic() + RUN_TIMEOUT_S
-        while not (new := set(server.get_json("/history")) - before):
+        while not (new := set(_history_while_busy(server)) - before):
             assert time.monotonic() < deadline, f"no prompt ended in {RUN_TIMEOUT_S}s; log:\n{server.log_text()[-2000:]}"
             time.sleep(1)
         (prompt_id,) = new
@@ -167,7 +238,7 @@ class Page:
         self.page.locator("#graph-canvas").screenshot(path=str(path))
 
     def visible_dialogs(self) -> list[str]:
-        return [text for text in self.page.locator(".p-dialog").all_inner_texts() if text.strip()]
+        return [text for text in self.page.locator(DIALOGS).all_inner_texts() if text.strip()]
 
     def unexpected_errors(self) -> list[str]:
         return [e for e in self.errors if not e.startswith(HARMLESS_ERRORS)]
@@ -176,9 +247,17 @@ class Page:
         self.page.close()
 
 
+def _history_while_busy(server: ComfyServer) -> dict[str, Any]:
+    """The host's history; empty while a busy CPU keeps the host from answering in time (asked again later)."""
+    try:
+        return server.get_json("/history")
+    except TimeoutError:
+        return {}
+
+
 @pytest.fixture
-def page(browser: Any, server: ComfyServer) -> Iterator[Page]:
-    opened = Page(browser, server)
+def page(browser: Any, server: ComfyServer, frontend: Frontend) -> Iterator[Page]:
+    opened = Page(browser, server, frontend)
     yield opened
     opened.close()
 
@@ -194,8 +273,11 @@ def _overlaps(state: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
-def _screenshot_dir(tmp_path: Path) -> Path:
+def _screenshot_dir(tmp_path: Path, frontend: Frontend) -> Path:
+    """FACECLIP_SCREENSHOTS (the thumbnails' source) for the pinned frontend, a subfolder per other frontend."""
     folder = Path(os.environ.get("FACECLIP_SCREENSHOTS") or tmp_path)
+    if frontend.root:
+        folder = folder / frontend.name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -208,28 +290,29 @@ def test_the_host_lists_every_template_with_its_thumbnail(server: ComfyServer) -
             assert response.headers["Content-Type"] == "image/jpeg"
 
 
-def test_the_template_browser_shows_each_thumbnail(page: Page, tmp_path: Path) -> None:
+def test_the_template_browser_shows_each_thumbnail(page: Page, frontend: Frontend, tmp_path: Path) -> None:
     if not page.visible_dialogs():
         page.page.locator('button[aria-label="Templates"]').first.click()
-    page.page.get_by_text(PACK_NAME, exact=True).first.click()
+    page.page.locator(DIALOGS).get_by_text(PACK_NAME, exact=True).first.click()
     # the frontend fetches each card's NAME.jpg and shows it from a blob URL
     widths = page.page.evaluate(f"""async () => {{
       for (let tries = 0; tries < 100; tries++) {{
-        const cards = [...document.querySelectorAll(".p-dialog img[src^='blob:']")];
+        const cards = [...document.querySelectorAll("[role=dialog] img[src^='blob:']")];
         if (cards.length === {len(WORKFLOWS)} && cards.every((img) => img.complete && img.naturalWidth > 0))
           return cards.map((img) => img.naturalWidth);
         await new Promise((resolve) => setTimeout(resolve, 300));
       }}
-      return [...document.querySelectorAll(".p-dialog img")].map((img) => img.getAttribute("src"));
+      return [...document.querySelectorAll("[role=dialog] img")].map((img) => img.getAttribute("src"));
     }}""")
     thumbnails = [Image.open(TEMPLATES / f"{name}.jpg").width for name in WORKFLOWS]
     assert sorted(widths) == sorted(thumbnails)
-    page.page.screenshot(path=str(_screenshot_dir(tmp_path) / "template_browser.png"))
+    page.page.screenshot(path=str(_screenshot_dir(tmp_path, frontend) / "template_browser.png"))
     assert page.unexpected_errors() == []
 
 
 @pytest.mark.parametrize("name", ORDER)
-def test_template_opens_as_saved_and_runs_from_the_page(page: Page, server: ComfyServer, name: str, tmp_path: Path) -> None:
+def test_template_opens_as_saved_and_runs_from_the_page(page: Page, server: ComfyServer, frontend: Frontend, name: str,
+                                                       tmp_path: Path) -> None:
     saved = json.loads((TEMPLATES / f"{name}.json").read_text())
     page.open_template(name)
     state = page.state()
@@ -243,7 +326,7 @@ def test_template_opens_as_saved_and_runs_from_the_page(page: Page, server: Comf
             assert shown[node["id"]]["widgets"] == [list(pair) for pair in zip(names, node["widgets_values"])], node["type"]
     assert sorted(state["links"]) == sorted(saved["links"])
     assert _overlaps(state) == []
-    page.fit_and_screenshot(_screenshot_dir(tmp_path) / f"{name}.png")
+    page.fit_and_screenshot(_screenshot_dir(tmp_path, frontend) / f"{name}.png")
 
     for node in state["nodes"]:
         for widget, _ in node["widgets"]:
@@ -264,6 +347,8 @@ def test_template_opens_as_saved_and_runs_from_the_page(page: Page, server: Comf
 def test_a_new_idea_train_node_keeps_the_seed_a_user_sets(page: Page, server: ComfyServer) -> None:
     """A freshly added node (not one from a saved workflow): the seed control starts at fixed, and queueing twice
     leaves the seed as typed."""
+    trained = server.models_dir / "embeddings" / "seed_check.safetensors"
+    trained.unlink(missing_ok=True)  # the models folder is shared by the frontends' hosts
     page.open_template("idea_train")
     fresh = page.page.evaluate("""() => {
       const old = app.graph.nodes.find((n) => n.type === "IDEATrain");
@@ -275,7 +360,7 @@ def test_a_new_idea_train_node_keeps_the_seed_a_user_sets(page: Page, server: Co
       app.graph.add(node);
       sources.forEach((link, slot) => link && app.graph.getNodeById(link.origin_id).connect(link.origin_slot, node, slot));
       targets.forEach((links, slot) => links.forEach((link) => node.connect(slot, app.graph.getNodeById(link.target_id), link.target_slot)));
-      return node.id;
+      return Number(node.id);
     }""")
     control = next(value for name, value in _widgets(page, fresh) if name == "control_after_generate")
     assert control == "fixed"
@@ -286,42 +371,101 @@ def test_a_new_idea_train_node_keeps_the_seed_a_user_sets(page: Page, server: Co
     for _ in range(2):  # the second run finds every output cached: nothing runs, but the frontend applies its control
         assert page.run(server)["status"]["status_str"] == "success"
         assert dict(_widgets(page, fresh))["seed"] == 1234
-    assert (server.models_dir / "embeddings" / "seed_check.safetensors").is_file()  # it did train
+    assert trained.is_file()  # it did train
     assert page.unexpected_errors() == []
 
 
 def _widgets(page: Page, node_id: int) -> list[tuple[str, Any]]:
     return [tuple(pair) for pair in page.page.evaluate(
-        "(id) => app.graph.getNodeById(id).widgets.map((w) => [w.name, w.value])", node_id)]
+        "(id) => app.graph.nodes.find((n) => Number(n.id) === id).widgets.map((w) => [w.name, w.value])", node_id)]
 
 
 @pytest.fixture(scope="module")
-def bare_server(comfy_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyServer]:
+def bare_server(comfy_path: Path, frontend: Frontend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyServer]:
     """A second host with this pack but no model file at all: a new user's first start."""
-    from host.server import start_comfy_server
-
-    with start_comfy_server(comfy_path, tmp_path_factory.mktemp("comfy-host-no-models")) as started:
+    extra_args = ("--front-end-root", str(frontend.root)) if frontend.root else ()
+    with start_comfy_server(comfy_path, tmp_path_factory.mktemp(f"comfy-host-no-models-{frontend.name}"),
+                            extra_args) as started:
         yield copy_workflow_inputs(started)
 
 
 @pytest.mark.parametrize("name", ORDER)
 def test_a_template_opened_without_its_models_names_every_file_in_the_dialog(browser: Any, bare_server: ComfyServer,
-                                                                            name: str) -> None:
+                                                                            frontend: Frontend, name: str) -> None:
     """The frontend's missing-models dialog lists each file the template's loaders name, as `folder / file`
     (the wait fails, naming nothing, unless one dialog shows every label)."""
     saved = json.loads((TEMPLATES / f"{name}.json").read_text())
     expected = [f"{model['directory']} / {model['name']}" for node in saved["nodes"]
                 for model in node["properties"].get("models", [])]
     assert expected
-    page = Page(browser, bare_server)
+    page = Page(browser, bare_server, frontend)
     try:
         if not page.visible_dialogs():
             page.page.locator('button[aria-label="Templates"]').first.click()
-        page.page.get_by_text(PACK_NAME, exact=True).first.click()
-        page.page.get_by_text(name, exact=True).first.click()
+        page.page.locator(DIALOGS).get_by_text(PACK_NAME, exact=True).first.click()
+        page.page.locator(DIALOGS).get_by_text(name, exact=True).first.click()
         page.page.wait_for_function(
-            "(labels) => [...document.querySelectorAll('.p-dialog')].some((d) => labels.every((l) => d.innerText.includes(l)))",
-            arg=expected, timeout=PAGE_TIMEOUT_MS)
+            "([selector, labels]) => [...document.querySelectorAll(selector)]"
+            ".some((d) => labels.every((l) => d.innerText.includes(l)))",
+            arg=[DIALOGS, expected], timeout=PAGE_TIMEOUT_MS)
         page.page.screenshot(path=str(bare_server.base_dir / f"missing_models_{name}.png"))
     finally:
         page.close()
+
+
+
+@pytest.fixture
+def blueprints_in_the_user_folder(server: ComfyServer) -> Iterator[list[str]]:
+    """The pack's blueprints as a user of ComfyUI 0.3.64 installs them: that host serves no pack's subgraphs/
+    (newer ones list them at /global_subgraphs), but every host serves the user's own, user/default/subgraphs/."""
+    folder = server.base_dir / "user" / "default" / "subgraphs"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = sorted(BLUEPRINTS.glob("*.json"))
+    for path in paths:
+        shutil.copy(path, folder / path.name)
+    yield [path.stem for path in paths]
+    shutil.rmtree(folder)
+
+
+def test_a_blueprint_is_found_by_the_words_users_type_and_runs(blueprints_in_the_user_folder: list[str], page: Page,
+                                                                server: ComfyServer, frontend: Frontend) -> None:
+    if not _has(frontend, "SubgraphBlueprint."):
+        pytest.skip("this frontend has no subgraph blueprints (1.27.10 has none)")
+    if page.visible_dialogs():  # the template browser a fresh host opens at the first start
+        page.page.keyboard.press("Escape")
+        page.page.wait_for_function("() => !document.querySelector('[role=dialog]')", timeout=PAGE_TIMEOUT_MS)
+    page.page.evaluate("app.graph.clear()")  # a blank graph: Run would also run the start-up graph's nodes
+    page.page.locator('button[aria-label*="Node Library"], button[aria-label="Nodes"]').first.click()
+    page.page.get_by_placeholder("Search Nodes...").fill("instantid")  # an alias, in neither name
+    for name in blueprints_in_the_user_folder:
+        page.page.get_by_text(name, exact=True).first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    page.page.get_by_text("FaceCLIP SDXL portrait", exact=True).first.dblclick()  # adds it to the graph
+    page.page.wait_for_function("() => app.graph.nodes.some((n) => n.isSubgraphNode?.())", timeout=PAGE_TIMEOUT_MS)
+    added = page.page.evaluate("""() => {
+      const node = app.graph.nodes.find((n) => n.isSubgraphNode?.());
+      return {inputs: node.inputs.map((i) => [i.name, i.type]), outputs: node.outputs.map((o) => [o.name, o.type]),
+              widgets: node.widgets.map((w) => w.name), inner: node.subgraph.nodes.map((n) => n.type),
+              registered: node.subgraph.nodes.every((n) => !!LiteGraph.registered_node_types[n.type])};
+    }""")
+    saved = json.loads((BLUEPRINTS / "FaceCLIP SDXL portrait.json").read_text())["definitions"]["subgraphs"][0]
+    assert added == {"inputs": [["reference", "IMAGE"], ["prompt", "STRING"]], "outputs": [["image", "IMAGE"]],
+                     "widgets": ["prompt"], "inner": [n["type"] for n in saved["nodes"]], "registered": True}
+
+    # as a user wires it: the reference photo in, Save Image out, then the CPU-sized values inside, and Run
+    page.page.evaluate("""(quick) => {
+      const node = app.graph.nodes.find((n) => n.isSubgraphNode?.());
+      const photo = LiteGraph.createNode("LoadImage"), save = LiteGraph.createNode("SaveImage");
+      photo.pos = [node.pos[0] - 400, node.pos[1]]; save.pos = [node.pos[0] + 500, node.pos[1]];
+      app.graph.add(photo); app.graph.add(save);
+      photo.widgets.find((w) => w.name === "image").value = "faceclip_reference.png";
+      photo.connect(0, node, 0); node.connect(0, save, 0);
+      for (const inner of node.subgraph.nodes)
+        for (const widget of inner.widgets || [])
+          if (quick[inner.type + "." + widget.name] ?? quick[widget.name]) widget.value = quick[inner.type + "." + widget.name] ?? quick[widget.name];
+    }""", {"width": 64, "height": 64, "target_width": 64, "target_height": 64, "KSampler.steps": 1})
+    ended = page.run(server)
+    assert ended["status"]["status_str"] == "success", (ended["status"], server.log_text()[-3000:])
+    page.wait_for_images()
+    saved_images = [n for n in page.state()["nodes"] if n["type"] == "SaveImage"]
+    assert saved_images and saved_images[0]["images"] > 0
+    assert page.visible_dialogs() == [] and page.unexpected_errors() == [], (page.visible_dialogs(), page.unexpected_errors())

@@ -74,6 +74,17 @@ def test_saved_workflows_see_the_same_widgets_links_and_outputs(schemas):
                                      for key, value in PACK_NODES[node_id].items()}, node_id
 
 
+def test_search_aliases_reach_the_schema_where_this_host_has_the_field(schemas):
+    from nodes.search_aliases import SEARCH_ALIASES, schema_takes
+    from nodes.v3 import io
+
+    for node_id, (_, schema) in schemas.items():
+        if schema_takes(io.Schema, "search_aliases"):  # newer hosts
+            assert schema.search_aliases == list(SEARCH_ALIASES[node_id]), node_id
+        else:  # 0.3.64: the field does not exist, and the schema was built without it
+            assert not hasattr(schema, "search_aliases"), node_id
+
+
 def test_numbers_have_bounds(schemas):
     for node_id, (_, schema) in schemas.items():
         for item in schema.inputs:

@@ -94,19 +94,21 @@ UI_ONLY_WIDGETS = {"control_after_generate": "fixed", "upload": "image"}
 # widgets added to the pack's nodes later, at the end: the value a workflow has unless it sets one (today's behaviour)
 WIDGET_DEFAULTS = {"on_no_face": "error"}
 
-# The room each node gets, (width, height) of its body: at least what frontend 1.27.10 draws it with (measured
-# in tests/host/test_host_browser.py, which also checks that no drawn node overlaps another), with room for the image
-# that Load Image, Save Image and Preview Image show and the text Preview Any shows.
+# The room each node gets, (width, height) of its body: at least what frontends 1.27.10 and 1.58.1 draw it with, the
+# latter also in its Vue nodes mode, where most nodes are taller (measured in tests/host/test_host_browser.py, which
+# also checks that no drawn node overlaps another), with room for the image that Load Image, Save Image and Preview
+# Image show and the text Preview Any shows. The identity-control nodes and the widgets added with them (runtime,
+# on_no_face) are sized from the measured nodes most like them.
 NODE_SIZES: dict[str, tuple[int, int]] = {
-    "UNETLoader": (300, 82), "VAELoader": (300, 58), "CheckpointLoaderSimple": (300, 98), "CLIPTextEncode": (400, 200),
-    "LoadImage": (320, 340), "EmptyLatentImage": (300, 106), "KSampler": (300, 262), "ImageBatch": (200, 46),
-    "VAEDecode": (200, 46), "SaveImage": (340, 360), "PreviewImage": (320, 340), "PreviewAny": (300, 200),
-    "FaceCLIPLoader": (300, 82), "FaceCLIPTextEncodeSDXL": (400, 324), "FaceCLIPInsightFaceLoader": (300, 106),
-    "FaceCLIPDetectFace": (300, 146), "FaceIDSimilarity": (240, 66), "IDEATrain": (400, 384), "IDEALoader": (300, 58),
-    "IDEAApply": (300, 78), "FaceT5Loader": (300, 106), "FaceT5TextEncodeFlux": (400, 284), "FluxGuidance": (300, 58),
-    "ModelSamplingFlux": (300, 130), "EmptySD3LatentImage": (300, 106),
-    "FaceCLIPIdentityStrength": (300, 78), "FaceCLIPFaceRegions": (300, 130), "ConditioningCombine": (240, 46),
-    "ConditioningSetMask": (300, 98), "ConditioningSetAreaStrength": (300, 58), "ConditioningSetTimestepRange": (300, 82),
+    "UNETLoader": (300, 90), "VAELoader": (300, 62), "CheckpointLoaderSimple": (300, 102), "CLIPTextEncode": (400, 200),
+    "LoadImage": (320, 340), "EmptyLatentImage": (300, 118), "KSampler": (300, 262), "ImageBatch": (225, 54),
+    "VAEDecode": (225, 54), "SaveImage": (340, 360), "PreviewImage": (320, 340), "PreviewAny": (300, 200),
+    "FaceCLIPLoader": (300, 114), "FaceCLIPTextEncodeSDXL": (400, 394), "FaceCLIPInsightFaceLoader": (300, 138),
+    "FaceCLIPDetectFace": (300, 178), "FaceIDSimilarity": (240, 98), "IDEATrain": (400, 438), "IDEALoader": (300, 110),
+    "IDEAApply": (300, 106), "FaceT5Loader": (300, 142), "FaceT5TextEncodeFlux": (400, 284), "FluxGuidance": (300, 62),
+    "ModelSamplingFlux": (300, 146), "EmptySD3LatentImage": (300, 118),
+    "FaceCLIPIdentityStrength": (300, 106), "FaceCLIPFaceRegions": (300, 160), "ConditioningCombine": (240, 54),
+    "ConditioningSetMask": (300, 114), "ConditioningSetAreaStrength": (300, 62), "ConditioningSetTimestepRange": (300, 90),
 }
 DEFAULT_SIZE = (400, 400)  # a node not measured yet: generous room; the browser test shows what it needs
 TITLE_HEIGHT = 30  # the frontend draws a node's title bar above its position

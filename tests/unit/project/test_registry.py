@@ -9,11 +9,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
+OLDEST_FRONTEND = "1.27.10"  # ComfyUI 0.3.64's, the oldest host supported (tests/host/test_host_browser.py runs on it)
 
 
 def _comfy_cli() -> str:
@@ -29,6 +32,18 @@ def test_comfy_node_validate_passes_without_a_warning():
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "All validation checks passed" in output and not re.search(r"warning|error", output, re.I), output
+
+
+def test_the_registry_reads_the_hosts_and_frontends_tested():
+    """comfy-cli takes the ComfyUI range from [tool.comfy] requires-comfyui and the frontend range from a
+    comfyui-frontend-package entry in [project] dependencies (dropped from the published dependencies)."""
+    sys.path.insert(0, str(ROOT))
+    from nodes.host import MIN_COMFYUI
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["tool"]["comfy"]["requires-comfyui"] == ">=" + ".".join(map(str, MIN_COMFYUI))
+    frontend = [dep for dep in project["project"]["dependencies"] if dep.startswith("comfyui-frontend-package")]
+    assert frontend == [f"comfyui-frontend-package>={OLDEST_FRONTEND}"]
 
 
 def test_metadata_the_registry_shows():
