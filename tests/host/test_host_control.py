@@ -8,8 +8,6 @@ Skips unless COMFYUI_PATH points to a ComfyUI checkout (see tests/host/setup_tes
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,19 +16,17 @@ from safetensors import safe_open
 
 import assets
 
-from host.fixtures import comfy_path, comfy_server  # noqa: F401  (fixtures)
+from host.fixtures import comfy_path, comfy_server, copy_workflow_inputs  # noqa: F401  (fixtures)
 from host.graphs import api_workflow, quick
 from host.server import ComfyServer
 from workflow_format import BACKGROUND_WEIGHT, IDENTITY_END, IDENTITY_START
 
-ROOT = Path(__file__).resolve().parents[2]
 SIZE = 64  # quick(): the image, and so the region masks, at 64x64
 
 
 @pytest.fixture(scope="module")
 def server(comfy_server: ComfyServer) -> ComfyServer:
-    for path in (ROOT / "example_workflows" / "input").iterdir():
-        shutil.copy(path, comfy_server.input_dir / path.name)
+    copy_workflow_inputs(comfy_server)
     Image.fromarray(assets.coffee()).save(comfy_server.input_dir / "no_face.png")
     return comfy_server
 
