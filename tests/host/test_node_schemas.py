@@ -222,7 +222,8 @@ def test_the_choices_checked_are_the_ones_the_schema_offers(schemas):
                        "pick one in the node (a graph from another version of the pack, or written by hand, can hold a "
                        "value the node does not offer).")
     node, _ = schemas["FaceCLIPTextEncodeSDXL"]
-    assert "multiple_faces 'last' is not one of its choices (first, average)" in node.validate_inputs(multiple_faces="last")
+    assert "multiple_faces 'last' is not one of its choices (first, average, one per face)" in node.validate_inputs(
+        multiple_faces="last")
 
 
 def test_a_host_clone_of_a_node_checks_once(schemas):
