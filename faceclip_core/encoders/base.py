@@ -128,8 +128,10 @@ class PlacedEncoder(nn.Module):
 
     def cached_faces(self, faces: torch.Tensor) -> Any:
         """encode_faces(faces), reused while the same crops come again on this device and dtype with the same weights.
-        Not cached while training or computing gradients (the features must then carry the graph)."""
-        if self.training or torch.is_grad_enabled() or not self.face_cache.enabled:
+        Not cached while training or computing gradients (the features must then carry the graph), nor for tensors
+        without bytes to key on (fake or meta tensors, as memory and FLOP estimates use)."""
+        has_bytes = type(faces) is torch.Tensor and not faces.is_meta
+        if self.training or torch.is_grad_enabled() or not self.face_cache.enabled or not has_bytes:
             return self.encode_faces(faces)
         self._check_weights()
         key = (self.compute_device, self.compute_dtype, content_key(faces))

@@ -135,6 +135,15 @@ def test_training_and_gradients_are_not_cached(encoder):
     assert len(encoder.face_cache) == 1
 
 
+def test_fake_tensors_are_encoded_without_the_cache(encoder):
+    """Memory and FLOP estimates run encode() on fake tensors, which have no bytes to key a crop on."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode(allow_non_fake_inputs=True) as mode, torch.no_grad():
+        encoder.cached_faces(mode.from_tensor(random_faces(1)))  # raised "numpy() is not supported" before
+    assert len(encoder.face_cache) == 0
+
+
 def test_count_bound_drops_the_least_recently_used(encoder):
     encoder.face_cache.max_entries = 2
     faces = [random_faces(1, seed=s) for s in range(3)]
