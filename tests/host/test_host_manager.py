@@ -29,7 +29,8 @@ from make_tiny_models import write_tiny_models
 from workflow_format import PACK_NODES
 
 # faceclip_portrait's files: its UNet, VAE, FaceCLIP encoder and face pack
-PORTRAIT_PARTS = ("sdxl_unet", "sdxl_vae", "faceclip", "insightface")
+# the files faceclip_portrait names: no face pack, as its face is found by the built-in detector
+PORTRAIT_PARTS = ("sdxl_unet", "sdxl_vae", "faceclip")
 NOT_INSTALLED = ("onnxruntime", "onnx", "insightface")  # what face analysis needed before its torch runtime
 
 
@@ -96,4 +97,5 @@ def test_manager_install_registers_every_node_and_runs_faceclip_portrait(comfy_p
         assert result.status == "success", (result.error, server.log_text()[-3000:])
         [saved] = server.output_images(result, "faceclip")
         assert np.asarray(Image.open(saved)).shape == (64, 64, 3)
-        assert "face analysis runs the pack's models in torch" in server.log_text()
+    loaders = [node for node in api_workflow("faceclip_portrait").values() if node["class_type"] == "FaceCLIPInsightFaceLoader"]
+    assert [node["inputs"]["pack"] for node in loaders] == ["yunet"]  # the built-in detector: no face pack placed
