@@ -19,9 +19,10 @@ from .yunet import STRIDES, WEIGHTS_FILE, load_yunet
 CANVAS = 640  # the input side YuNet was exported (and is run by OpenCV's demo) at
 SCORE_THRESHOLD = 0.7  # faces in the tests score 0.78 to 0.94; non-faces (scikit-image coffee) up to 0.64
 NMS_IOU = 0.3  # OpenCV FaceDetectorYN's default
-# Landmarks are refined on each face's aligned crop, shown at 0.75 of the canvas (a 480 px face crop): the size at
-# which YuNet's landmarks came closest to FaceCLIP's own aligned sample faces (README, Face analysis).
-REFINE_CROP, REFINE_FILL = 448, 0.75
+# Landmarks are refined on each face's aligned crop, shown at five sizes from half the canvas to all of it: YuNet's
+# landmarks move by a few pixels with the face's size, and their mean over the sizes is closer to FaceCLIP's own
+# aligned faces than any single size (README, Face analysis).
+REFINE_CROP, REFINE_FILLS = 448, (0.5, 0.625, 0.75, 0.875, 1.0)
 MIRRORED = [1, 0, 2, 4, 3]  # landmark order in a mirror image: the eyes and the mouth corners swap
 
 
@@ -59,25 +60,28 @@ class YuNetDetector:
 
     @torch.inference_mode()
     def refine(self, image: np.ndarray, kps: np.ndarray) -> np.ndarray:
-        """The landmarks found again on the face's own aligned crop and on its mirror image, averaged, in image pixels.
+        """The landmarks found again on the face's own aligned crop, at several sizes and mirrored, averaged, in image
+        pixels.
 
-        YuNet's landmarks are steadiest on large faces (stride 32), and a first pass sees a face at whatever size the
-        photo gives; the crop puts every face at the same size, and the mirror image halves the remaining left/right
-        bias. Falls back to `kps` if either view finds no face.
+        A first pass sees a face at whatever size the photo gives; the crop puts every face upright at known sizes,
+        and the mirror image halves the remaining left/right bias. Falls back to `kps` if no view finds the face.
         """
         crop, matrix = align_face(image, kps, REFINE_CROP)
-        views = [self.letterbox(view, REFINE_FILL) for view in (crop, np.ascontiguousarray(crop[:, ::-1]))]
-        outputs = self.model(torch.cat([bgr for bgr, _ in views]))
+        mirror = np.ascontiguousarray(crop[:, ::-1])
+        views = [(self.letterbox(view, fill), view is mirror) for fill in REFINE_FILLS for view in (crop, mirror)]
+        outputs = self.model(torch.cat([bgr for (bgr, _), _ in views]))
         found = []
-        for index, (_, factors) in enumerate(views):
+        for index, ((_, factors), mirrored) in enumerate(views):
             _, scores, points = decode({name: [level[index:index + 1] for level in levels]
                                         for name, levels in outputs.items()}, self.canvas)
             if not len(scores):
-                return kps
+                continue
             points = (points[scores.argmax()] / factors).cpu().numpy().astype(np.float64)
-            if index:  # back from the mirror image: x -> W - 1 - x (pixel centres), left and right swapped
+            if mirrored:  # back from the mirror image: x -> W - 1 - x (pixel centres), left and right swapped
                 points = np.stack([REFINE_CROP - 1 - points[:, 0], points[:, 1]], axis=1)[MIRRORED]
             found.append(points)
+        if not found:
+            return kps
         inverse = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
         return np.mean(found, axis=0) @ inverse[:, :2].T + inverse[:, 2]
 

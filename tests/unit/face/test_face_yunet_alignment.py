@@ -1,9 +1,9 @@
 """How closely the built-in detector's 448 crops reproduce FaceCLIP's aligned faces, beside the test pack's detector
 (tiny RetinaFace, today's), on official-style aligned faces alone and pasted into larger photos.
 
-Measured (2 CPU cores, see the printed line): official sample faces, built-in 6.40 px mean vs test pack 6.19; the
-hand-placed public-domain faces, 8.1 vs 6.1. So the built-in detector is not yet as close as the test pack on
-these few faces; the bounds below hold what it reaches, so a change that makes its crops worse fails.
+Measured (see the printed line): official sample faces, built-in 5.38 px mean (9.95 max) vs test pack 6.19 (12.17);
+the hand-placed public-domain faces, 5.53 (6.09) vs 6.06 (9.24). The issue's bar is that the built-in detector's
+crops be no further off than the test pack's on the same faces: both tests hold it to that, mean and worst case.
 
 The error of a crop is how far the template points move between the crop made from the detected landmarks and the
 crop made from the true ones (448 px frame, mean over the 5 points): 0 when the pipeline reproduces the face.
@@ -81,15 +81,15 @@ def compare(analyzer: FaceAnalyzer, faces: list[tuple[np.ndarray, np.ndarray]]) 
 
 def test_builtin_crops_stay_close_on_official_style_faces(analyzer):
     builtin, today = compare(analyzer, official_style_faces())
-    assert builtin.mean() < 9 and builtin.max() < 11  # 448 px frame: under 2.3 px at ArcFace's 112
+    assert builtin.mean() <= today.mean() and builtin.max() <= today.max()
 
 
 @pytest.mark.skipif(not os.environ.get("FACECLIP_OFFICIAL_PATH"),
                     reason="set FACECLIP_OFFICIAL_PATH to the official FaceCLIP checkout (its asset/ sample faces)")
-def test_builtin_crops_are_within_half_a_pixel_of_todays_on_the_official_sample_faces(analyzer):
+def test_builtin_crops_are_as_close_as_todays_on_the_official_sample_faces(analyzer):
     files = sorted(Path(os.environ["FACECLIP_OFFICIAL_PATH"], "asset").glob("0*.png"))
     assert files, "no asset/0*.png sample faces in FACECLIP_OFFICIAL_PATH"
     # The official faces are aligned already: their landmarks are where the template puts them.
     faces = [(np.asarray(Image.open(path).convert("RGB")), TEMPLATE) for path in files]
     builtin, today = compare(analyzer, faces)
-    assert builtin.mean() <= today.mean() + 0.5 and builtin.max() < 13
+    assert builtin.mean() <= today.mean() and builtin.max() <= today.max()
