@@ -26,9 +26,11 @@ def require(value: Any, kind: type | tuple[type, ...], node: str, input_name: st
     return value
 
 
-def require_faces(value: Any, node: str, input_name: str) -> list[Face]:
-    """A FACE value: a non-empty list of faces, as FaceCLIP Detect Face gives."""
-    if not isinstance(value, list) or not value or not all(isinstance(face, Face) for face in value):
+def require_faces(value: Any, node: str, input_name: str = "face", allow_missing: bool = False) -> list[Face | None]:
+    """A FACE value: a non-empty list of faces, as FaceCLIP Detect Face gives; with `allow_missing`, rows may be None
+    (a photo without a face that Detect Face's on_no_face passed on)."""
+    if not isinstance(value, list) or not value or not all(
+            isinstance(face, Face) or (allow_missing and face is None) for face in value):
         raise UsageError(f"{node}: the {input_name} input must be a FACE from FaceCLIP Detect Face "
                          f"(got {type(value).__name__}). Connect a Detect Face node to it.")
     return value

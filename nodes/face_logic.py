@@ -107,4 +107,4 @@ def no_recognizer_message(pack: str) -> str:
     what = ("The built-in detector 'yunet' finds and aligns faces but has no recogniser (ArcFace)"
             if pack == BUILTIN_PACK else f"The face model pack '{pack}' has no recogniser (ArcFace) model")
     return (f"{what}, so faces cannot be compared. Pick {DEFAULT_PACK} (or buffalo_l) in InsightFace Loader: its "
-            f"glintr100.onnx is the recogniser; unzip {DEFAULT_PACK}.zip into {where} (see README, Face analysis).")
+            f"{PACK_FILES[DEFAULT_PACK][1]} is the recogniser; unzip {DEFAULT_PACK}.zip into {where} (see README, Face analysis).")

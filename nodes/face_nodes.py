@@ -8,9 +8,9 @@ from faceclip_core.face import BUILTIN_PACK, DEFAULT_PACK, FaceAnalyzer
 from faceclip_core.face.engines import RUNTIMES
 
 from .checked_node import CheckedNode
-from .checks import require
+from .checks import require, require_faces
 from .face_logic import PROVIDERS, detect_faces, load_analyzer, pack_choices, score_similarity
-from .face_rows import ON_NO_FACE, ON_NO_FACE_TOOLTIP, require_face_rows
+from .face_rows import ON_NO_FACE, ON_NO_FACE_TOOLTIP
 
 CATEGORY = "FaceCLIP"
 FaceAnalyzerType = io.Custom("FACE_ANALYZER")
@@ -119,7 +119,7 @@ class FaceIDSimilarity(CheckedNode):
     @classmethod
     def execute(cls, analyzer: FaceAnalyzer, reference: list, images: torch.Tensor) -> io.NodeOutput:
         require(analyzer, FaceAnalyzer, "Face ID Similarity", "analyzer", ANALYZER_SOURCE)
-        require_face_rows(reference, "Face ID Similarity", "reference")
+        require_faces(reference, "Face ID Similarity", "reference", allow_missing=True)
         require(images, torch.Tensor, "Face ID Similarity", "images", "an IMAGE output (e.g. VAE Decode)")
         return io.NodeOutput(*score_similarity(analyzer, reference, images))
 

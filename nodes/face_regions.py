@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from faceclip_core.errors import UsageError
 from faceclip_core.face import Face
 
-from .face_rows import require_face_rows
+from .checks import require_faces
 
 REGION_LAYOUTS = ("left/right halves", "split between the faces")
 NODE = "FaceCLIP Face Regions"
@@ -24,7 +24,7 @@ GREY = 96
 
 def first_face(value: object, input_name: str) -> Face:
     """The face a region gets: the FACE value's first row."""
-    row = require_face_rows(value, NODE, input_name)[0]
+    row = require_faces(value, NODE, input_name, allow_missing=True)[0]
     if row is None:
         raise UsageError(f"{NODE}: the {input_name} input's first row has no face: give a photo with a face, or set "
                          "its Detect Face's on_no_face to 'error' to find out which one.")

@@ -7,10 +7,12 @@ tests it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 from faceclip_core.errors import NoFaceError, UsageError
 from faceclip_core.face import AnalyzedImage, Face
+
+from .checks import require_faces
 
 # The choices, in the order the nodes show them; their schemas (and input checks) use these tuples.
 ON_NO_FACE = ("error", "text only", "skip")
@@ -18,14 +20,6 @@ MULTIPLE_FACES = ("first", "average", "one per face")  # appended choices keep s
 ON_NO_FACE_TOOLTIP = ("A reference photo without a face: 'error' stops the run (as before); 'text only': that row "
                       "takes the no-face path (the prompt without identity); 'skip': that row is dropped and the "
                       "other rows keep their order. The report output names the rows.")
-
-
-def require_face_rows(value: Any, node: str, input_name: str = "face") -> list[Face | None]:
-    """A FACE value: a non-empty list of faces, with None for rows that had no face."""
-    if not isinstance(value, list) or not value or not all(row is None or isinstance(row, Face) for row in value):
-        raise UsageError(f"{node}: the {input_name} input must be a FACE from FaceCLIP Detect Face "
-                         f"(got {type(value).__name__}). Connect a Detect Face node to it.")
-    return value
 
 
 def _rows_text(rows: Sequence[int]) -> str:
@@ -73,7 +67,7 @@ def plan_rows(face: list | None, prompts: list[str], multiple_faces: str, on_no_
     (None) are an error, take the no-face path ('text only'), or are left out ('skip')."""
     if face is None:
         return RowPlan(None, prompts, [None] * len(prompts), f"{len(prompts)} prompt row(s), no face input: no-face path")
-    rows = require_face_rows(face, node)
+    rows = require_faces(face, node, allow_missing=True)
     missing = [i for i, row in enumerate(rows) if row is None]
     if missing and on_no_face == "error":
         raise UsageError(f"{node}: the face input has no face in {_rows_text(missing)} (Detect Face's on_no_face passed "

@@ -94,7 +94,11 @@ def test_a_linked_value_of_the_wrong_type_is_the_packs_error_naming_the_source()
         require("antelopev2", type(None), "FaceCLIP Detect Face", "analyzer", "InsightFace Loader (FaceCLIP)")
     for not_faces in (None, [], [1], torch.zeros(1)):
         with pytest.raises(UsageError, match="Face ID Similarity: the reference input must be a FACE"):
-            require_faces(not_faces, "Face ID Similarity", "reference")
+            require_faces(not_faces, "Face ID Similarity", "reference", allow_missing=True)
+    # a row Detect Face passed on without a face (on_no_face 'text only') is a FACE row only where a node takes those
+    with pytest.raises(UsageError, match="FaceCLIP Text Encode: the face input must be a FACE"):
+        require_faces([None], "FaceCLIP Text Encode")
+    assert require_faces([None], "FaceCLIP Text Encode", allow_missing=True) == [None]
     for not_conditioning in ([torch.zeros(1)], [[torch.zeros(1), None]], "text"):
         with pytest.raises(UsageError, match="ID-EA Apply: the conditioning input is not CONDITIONING"):
             require_conditioning(not_conditioning, "ID-EA Apply", "conditioning")
