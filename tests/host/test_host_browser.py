@@ -7,8 +7,9 @@ in the browser console. Then it runs from the Run button, with sizes and steps c
 until every image output node shows its images. A screenshot of each loaded graph lands in FACECLIP_SCREENSHOTS (a
 folder; `python tests/support/thumbnails.py FOLDER` makes the templates' thumbnails, README's picture, from them).
 
-Where the frontend has subgraph blueprints (not 1.27.10), the pack's blueprints, copied where a user of 0.3.64 puts
-them, must be found in the node library by a word users type and run from the Run button.
+Where the frontend has subgraph blueprints (1.27.10 and 1.58.1 both do), the pack's blueprints, copied where a user of
+0.3.64 puts them, must be found in the node library by a word users type (an alias where the frontend reads them)
+and run from the Run button.
 
 Every test runs on each frontend: the one the host pins (0.3.64: 1.27.10), and where FACECLIP_FRONTEND_ROOT names
 another build's static folder (the newest: `pip install --target DIR comfyui-frontend-package==1.58.1`, then
@@ -37,7 +38,7 @@ from PIL import Image
 from host.fixtures import comfy_path, copy_workflow_inputs  # noqa: F401  (fixtures)
 from host.server import PACK_NAME, ComfyServer, start_comfy_server
 from make_tiny_models import write_tiny_models
-from workflow_format import PACK_NODES, WORKFLOWS
+from workflow_format import NODE_SIZES, PACK_NODES, WORKFLOWS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "example_workflows"
@@ -67,13 +68,18 @@ VIEWPORT = {"width": 2400, "height": 1350}  # room to draw each whole graph at a
 PAGE_TIMEOUT_MS = 120_000
 RUN_TIMEOUT_S = 600
 
+# The images a node shows: the canvas' (node.imgs, which the canvas loads while drawing), or in the Vue nodes mode the
+# node element's loaded <img>s (there a node with several images shows them as a gallery and leaves node.imgs empty).
+SHOWN_IMAGES_JS = """(n) => Math.max((n.imgs || []).length,
+  [...document.querySelectorAll(`[data-node-id="${n.id}"] img`)].filter((i) => i.complete && i.naturalWidth > 0).length)"""
 # Node ids as numbers: frontend 1.27 keeps the saved numbers, 1.58 turns them into strings.
 GRAPH_STATE_JS = """() => {
+  const shown = """ + SHOWN_IMAGES_JS + """;
   const links = app.graph.links instanceof Map ? [...app.graph.links.values()] : Object.values(app.graph.links);
   return {
     nodes: app.graph.nodes.map((n) => ({
       id: Number(n.id), type: n.type, registered: !!LiteGraph.registered_node_types[n.type],
-      box: Array.from(n.getBounding()), images: (n.imgs || []).length,
+      box: Array.from(n.getBounding()), images: shown(n),
       widgets: (n.widgets || []).map((w) => [w.name, w.value]),
     })),
     links: links.filter(Boolean).map((l) => [l.id, Number(l.origin_id), l.origin_slot, Number(l.target_id), l.target_slot, l.type]),
@@ -210,12 +216,13 @@ class Page:
         return server.get_json(f"/history/{prompt_id}")[prompt_id]
 
     def wait_for_images(self) -> None:
-        """Until every Save Image and Preview Image node draws its images (the frontend loads them while drawing)."""
+        """Until every Save Image and Preview Image node shows its images (the canvas loads them while drawing)."""
         try:
             self.page.wait_for_function("""() => {
               app.canvas.draw(true, true);
+              const shown = """ + SHOWN_IMAGES_JS + """;
               const outputs = app.graph.nodes.filter((n) => ["SaveImage", "PreviewImage"].includes(n.type));
-              return outputs.every((n) => (n.imgs || []).length > 0);
+              return outputs.every((n) => shown(n) > 0);
             }""", timeout=60_000, polling=500)
         except Exception:  # noqa: BLE001  (the assertion after it says what is missing)
             pass
@@ -310,6 +317,21 @@ def test_the_template_browser_shows_each_thumbnail(page: Page, frontend: Fronten
     assert page.unexpected_errors() == []
 
 
+def test_every_saved_node_size_holds_what_the_frontend_draws(page: Page) -> None:
+    """The templates' node sizes (workflow_format.NODE_SIZES) are no smaller than the frontend's own minimum for each
+    node with today's inputs and widgets: a widget added to a node without room made for it fails here."""
+    minimum = page.page.evaluate("""(types) => Object.fromEntries(types.map((type) => {
+      const node = LiteGraph.createNode(type);
+      app.graph.add(node);  // sized as in a graph (fonts, widgets set up)
+      const size = node.computeSize();
+      app.graph.remove(node);
+      return [type, [Math.ceil(size[0]), Math.ceil(size[1])]];
+    }))""", list(NODE_SIZES))
+    too_small = {kind: (tuple(minimum[kind]), room) for kind, room in NODE_SIZES.items()
+                 if minimum[kind][0] > room[0] or minimum[kind][1] > room[1]}
+    assert too_small == {}, f"(frontend's minimum, saved) for nodes saved too small: {too_small}"
+
+
 @pytest.mark.parametrize("name", ORDER)
 def test_template_opens_as_saved_and_runs_from_the_page(page: Page, server: ComfyServer, frontend: Frontend, name: str,
                                                        tmp_path: Path) -> None:
@@ -390,28 +412,31 @@ def bare_server(comfy_path: Path, frontend: Frontend, tmp_path_factory: pytest.T
 
 
 @pytest.mark.parametrize("name", ORDER)
-def test_a_template_opened_without_its_models_names_every_file_in_the_dialog(browser: Any, bare_server: ComfyServer,
-                                                                            frontend: Frontend, name: str) -> None:
-    """The frontend's missing-models dialog lists each file the template's loaders name, as `folder / file`
-    (the wait fails, naming nothing, unless one dialog shows every label)."""
+def test_a_template_opened_without_its_models_names_every_file(browser: Any, bare_server: ComfyServer,
+                                                               frontend: Frontend, name: str) -> None:
+    """The frontend lists each file the template's loaders name, with its folder: 1.27's missing-models dialog as
+    `folder / file`; newer frontends (1.58) in the Issues panel their warning's View details opens, each file above
+    its folder (the wait fails, naming nothing, unless the page shows every label)."""
     saved = json.loads((TEMPLATES / f"{name}.json").read_text())
-    expected = [f"{model['directory']} / {model['name']}" for node in saved["nodes"]
-                for model in node["properties"].get("models", [])]
-    assert expected
+    models = [(model["directory"], model["name"]) for node in saved["nodes"] for model in node["properties"].get("models", [])]
+    assert models
+    issues_panel = _has(frontend, "rightSidePanel")
+    expected = [f"{file}\n{folder}" if issues_panel else f"{folder} / {file}" for folder, file in models]
     page = Page(browser, bare_server, frontend)
     try:
         if not page.visible_dialogs():
             page.page.locator('button[aria-label="Templates"]').first.click()
         page.page.locator(DIALOGS).get_by_text(PACK_NAME, exact=True).first.click()
         page.page.locator(DIALOGS).get_by_text(name, exact=True).first.click()
+        if issues_panel:
+            page.page.get_by_text("View details", exact=True).first.click(timeout=PAGE_TIMEOUT_MS)
         page.page.wait_for_function(
             "([selector, labels]) => [...document.querySelectorAll(selector)]"
             ".some((d) => labels.every((l) => d.innerText.includes(l)))",
-            arg=[DIALOGS, expected], timeout=PAGE_TIMEOUT_MS)
+            arg=["body" if issues_panel else DIALOGS, expected], timeout=PAGE_TIMEOUT_MS)
         page.page.screenshot(path=str(bare_server.base_dir / f"missing_models_{name}.png"))
     finally:
         page.close()
-
 
 
 @pytest.fixture
@@ -430,13 +455,15 @@ def blueprints_in_the_user_folder(server: ComfyServer) -> Iterator[list[str]]:
 def test_a_blueprint_is_found_by_the_words_users_type_and_runs(blueprints_in_the_user_folder: list[str], page: Page,
                                                                 server: ComfyServer, frontend: Frontend) -> None:
     if not _has(frontend, "SubgraphBlueprint."):
-        pytest.skip("this frontend has no subgraph blueprints (1.27.10 has none)")
+        pytest.skip("this frontend has no subgraph blueprints")
     if page.visible_dialogs():  # the template browser a fresh host opens at the first start
         page.page.keyboard.press("Escape")
         page.page.wait_for_function("() => !document.querySelector('[role=dialog]')", timeout=PAGE_TIMEOUT_MS)
     page.page.evaluate("app.graph.clear()")  # a blank graph: Run would also run the start-up graph's nodes
     page.page.locator('button[aria-label*="Node Library"], button[aria-label="Nodes"]').first.click()
-    page.page.get_by_placeholder("Search Nodes...").fill("instantid")  # an alias, in neither name
+    # an alias, in neither name, where the frontend reads blueprints' search aliases (1.58); else a word of the names
+    page.page.get_by_placeholder("Search Nodes...").fill("instantid" if _has(frontend, "BlueprintSearchAliases")
+                                                         else "portrait")
     for name in blueprints_in_the_user_folder:
         page.page.get_by_text(name, exact=True).first.wait_for(timeout=PAGE_TIMEOUT_MS)
     page.page.get_by_text("FaceCLIP SDXL portrait", exact=True).first.dblclick()  # adds it to the graph
