@@ -95,10 +95,9 @@ UI_ONLY_WIDGETS = {"control_after_generate": "fixed", "upload": "image"}
 WIDGET_DEFAULTS = {"on_no_face": "error"}
 
 # The room each node gets, (width, height) of its body: at least what frontends 1.27.10 and 1.58.1 draw it with, the
-# latter also in its Vue nodes mode, where most nodes are taller (measured in tests/host/test_host_browser.py, which
-# also checks that no drawn node overlaps another), with room for the image that Load Image, Save Image and Preview
-# Image show and the text Preview Any shows. The identity-control nodes and the widgets added with them (runtime,
-# on_no_face) are sized from the measured nodes most like them.
+# latter also in its Vue nodes mode, where most nodes are taller, with room for the image that Load Image, Save Image
+# and Preview Image show and the text Preview Any shows. tests/host/test_host_browser.py checks each against the
+# frontend's own minimum size for the node as the pack declares it today, and that no drawn node overlaps another.
 NODE_SIZES: dict[str, tuple[int, int]] = {
     "UNETLoader": (300, 90), "VAELoader": (300, 62), "CheckpointLoaderSimple": (300, 102), "CLIPTextEncode": (400, 200),
     "LoadImage": (320, 340), "EmptyLatentImage": (300, 118), "KSampler": (300, 262), "ImageBatch": (225, 54),
