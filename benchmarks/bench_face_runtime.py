@@ -1,4 +1,5 @@
-"""Torch vs onnxruntime for the insightface packs' models: speed and equality, to choose the default runtime.
+"""Torch vs onnxruntime for the insightface packs' models: speed and equality, to choose the default runtime; and the
+built-in detector's time per photo.
 
     python benchmarks/bench_face_runtime.py              # test pack pipeline + full-size IResNet-100 and SCRFD-like
     python benchmarks/bench_face_runtime.py --quick      # the test pack only
@@ -6,7 +7,8 @@
 
 Full-size stand-ins (random weights, exported with torch.onnx.export like the real files): IResNet-100 is
 glintr100's architecture (65 M parameters, one 112x112 face); ScrfdLike at SCRFD-10G-like widths on a 640x640
-canvas. The pipeline rows time FaceAnalyzer.detect (detect + 448 align + embed) on a 1024x1024 photo.
+canvas. The pipeline rows time FaceAnalyzer.detect (detect + 448 align + embed) on a 1024x1024 photo; the built-in
+detector's row the same call with no pack (YuNet: a pass over the photo, then its refinement views of each face).
 Needs requirements-test.txt (onnxruntime, onnx). Prints the machine load, as other processes skew CPU timings.
 """
 from __future__ import annotations
@@ -31,6 +33,7 @@ from faceclip_core.face import FaceAnalyzer  # noqa: E402
 from faceclip_core.face.onnx_file import parse_model  # noqa: E402
 from faceclip_core.face.runtime import CPU  # noqa: E402
 from faceclip_core.face.torch_session import TorchOnnxSession  # noqa: E402
+from faceclip_core.face.yunet_detector import REFINE_FILLS  # noqa: E402
 
 
 def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
@@ -67,6 +70,16 @@ def compare_pipeline(models_dir: Path, pack: str, runs: int) -> None:
         cosine = min(float(x.embedding @ y.embedding) for x, y in zip(a, b))
         line += f", embedding cosine {cosine:.7f}"
     print(line)
+
+
+def builtin_detector(runs: int) -> None:
+    import assets
+
+    photo = assets.resized(assets.astronaut(), 2.0)
+    analyzer = FaceAnalyzer(providers="cpu")
+    median, best = timed(lambda: analyzer.detect(photo), runs)
+    print(f"  pipeline yunet       median {median:7.1f} ms, best {best:7.1f} ms per image (1 pass over the photo + "
+          f"{2 * len(REFINE_FILLS)} views of each face's crop)")
 
 
 def compare_model(label: str, data: bytes, feed: np.ndarray, runs: int) -> None:
@@ -128,6 +141,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         print("test pack (tiny RetinaFace as SCRFD + stand-in recogniser), 1024x1024 photo:")
         compare_pipeline(assets.build_face_pack(Path(scratch)).parents[2], "antelopev2", args.runs)
+    print("built-in detector (YuNet, torch), 1024x1024 photo:")
+    builtin_detector(args.runs)
     if args.models_dir:
         print(f"pack {args.pack} from {args.models_dir}:")
         compare_pipeline(Path(args.models_dir), args.pack, args.runs)

@@ -1,8 +1,8 @@
 """How closely the built-in detector's 448 crops reproduce FaceCLIP's aligned faces, beside the test pack's detector
 (tiny RetinaFace, today's), on official-style aligned faces alone and pasted into larger photos.
 
-Measured (see the printed line): official sample faces, built-in 5.38 px mean (9.95 max) vs test pack 6.19 (12.17);
-the hand-placed public-domain faces, 5.53 (6.09) vs 6.06 (9.24). The issue's bar is that the built-in detector's
+Measured (see the printed line): official sample faces, built-in 4.80 px mean (9.59 max) vs test pack 6.19 (12.17);
+the hand-placed public-domain faces, 5.87 (6.70) vs 6.06 (9.24). The issue's bar is that the built-in detector's
 crops be no further off than the test pack's on the same faces: both tests hold it to that, mean and worst case.
 
 The error of a crop is how far the template points move between the crop made from the detected landmarks and the
