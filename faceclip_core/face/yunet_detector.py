@@ -35,13 +35,13 @@ class YuNetDetector:
 
     def letterbox(self, image: np.ndarray, fill: float = 1.0, side: int | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The (1, 3, side, side) BGR canvas the network sees (side: the detector's canvas unless given), the image's
-        longer side scaled to `fill` of the detector's canvas at the top left on black (as OpenCV pads), and the
-        (x, y) factors from image to canvas pixels."""
+        """The (1, 3, side, side) BGR canvas the network sees (side: the detector's canvas unless given; at least
+        `fill` of it), the image's longer side scaled to `fill` of the detector's canvas at the top left on black (as
+        OpenCV pads), and the (x, y) factors from image to canvas pixels."""
         height, width = image.shape[:2]
         side = side or self.canvas
         scale = fill * self.canvas / max(width, height)
-        new_w, new_h = min(side, max(1, round(width * scale))), min(side, max(1, round(height * scale)))
+        new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
         pixels = torch.from_numpy(np.array(image, dtype=np.uint8)).to(self.device).permute(2, 0, 1)[None].float()
         resized = F.interpolate(pixels, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False)
         bgr = torch.zeros(1, 3, side, side, device=self.device)
