@@ -21,6 +21,7 @@ and the extra frontend's runs without FACECLIP_FRONTEND_ROOT.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -133,6 +134,7 @@ def frontend(request: pytest.FixtureRequest) -> Frontend:
     return frontend
 
 
+@functools.cache  # each call reads the build's whole JavaScript; the tests ask the same questions per template
 def _has(frontend: Frontend, marker: str) -> bool:
     """Whether the frontend's code names `marker` (a setting id, a type prefix): which features a build has."""
     root = frontend.root or Path(importlib.util.find_spec("comfyui_frontend_package").origin).parent / "static"
@@ -178,12 +180,16 @@ class Page:
         }""")
         self.page.evaluate("(vue) => app.extensionManager.setting.set('Comfy.VueNodes.Enabled', vue)", frontend.vue_nodes)
 
-    def open_template(self, name: str) -> None:
+    def show_pack_templates(self) -> None:
         """As a user does: the template browser (shown at a first start, else from the side bar's Templates
-        button), the pack's entry in its list, the template's card."""
+        button), then the pack's entry in its list."""
         if not self.visible_dialogs():
             self.page.locator('button[aria-label="Templates"]').first.click()
         self.page.locator(DIALOGS).get_by_text(PACK_NAME, exact=True).first.click()
+
+    def open_template(self, name: str) -> None:
+        """The pack's templates, then the template's card; until its graph is on the canvas."""
+        self.show_pack_templates()
         self.page.locator(DIALOGS).get_by_text(name, exact=True).first.click()
         # the start-up graph has nodes too: wait for the template's (each has one of the pack's)
         self.page.wait_for_function("(pack) => app.graph.nodes.some((n) => pack.includes(n.type)) "
@@ -298,9 +304,7 @@ def test_the_host_lists_every_template_with_its_thumbnail(server: ComfyServer) -
 
 
 def test_the_template_browser_shows_each_thumbnail(page: Page, frontend: Frontend, tmp_path: Path) -> None:
-    if not page.visible_dialogs():
-        page.page.locator('button[aria-label="Templates"]').first.click()
-    page.page.locator(DIALOGS).get_by_text(PACK_NAME, exact=True).first.click()
+    page.show_pack_templates()
     # the frontend fetches each card's NAME.jpg and shows it from a blob URL
     widths = page.page.evaluate(f"""async () => {{
       for (let tries = 0; tries < 100; tries++) {{
@@ -424,9 +428,7 @@ def test_a_template_opened_without_its_models_names_every_file(browser: Any, bar
     expected = [f"{file}\n{folder}" if issues_panel else f"{folder} / {file}" for folder, file in models]
     page = Page(browser, bare_server, frontend)
     try:
-        if not page.visible_dialogs():
-            page.page.locator('button[aria-label="Templates"]').first.click()
-        page.page.locator(DIALOGS).get_by_text(PACK_NAME, exact=True).first.click()
+        page.show_pack_templates()
         page.page.locator(DIALOGS).get_by_text(name, exact=True).first.click()
         if issues_panel:
             page.page.get_by_text("View details", exact=True).first.click(timeout=PAGE_TIMEOUT_MS)
