@@ -247,6 +247,9 @@ UNET, VAE, ENCODER, FACE_IMAGE = "faceclip_unet.pt", "sdxl_vae.safetensors", "fa
 NEGATIVE = ("nude, worst quality, low quality, normal quality, nsfw, abstract, glitch, deformed, mutated, ugly, "
             "disfigured, text, watermark, bad hands, error, jpeg artifacts, blurry, missing fingers, poorly drawn face")
 SIZE = {"width": 864, "height": 1152}  # the official pipeline's portrait size
+# KSampler's widgets in the FaceCLIP SDXL templates (a fixed seed: a user's changes show against the same noise)
+SDXL_SAMPLING = {"seed": 453563, "control_after_generate": "fixed", "steps": 30, "cfg": 5.0, "sampler_name": "dpmpp_2m",
+                 "scheduler": "karras", "denoise": 1.0}
 
 
 # The built-in detector finds and aligns the reference face; a pack with a recogniser only where faces are compared.
@@ -268,16 +271,14 @@ def _faceclip_base(g: Graph, prompt: str, one_per_line: bool, batch: int, pack: 
     vae = g.add("VAELoader", 0, 1, vae_name=VAE)
     faceclip = g.add("FaceCLIPLoader", 0, 2, encoder_name=ENCODER, dtype="auto")
     analyzer, face = _reference_face(g, pack)
-    sizes = {"width": SIZE["width"], "height": SIZE["height"], "crop_w": 0, "crop_h": 0,
-             "target_width": SIZE["width"], "target_height": SIZE["height"]}
+    sizes = _size_fields(SIZE)
     positive = g.add("FaceCLIPTextEncodeSDXL", 2, 0, faceclip=(faceclip, 0), face=(face, 0), text=prompt, **sizes,
                      multiple_faces="first", one_prompt_per_line=one_per_line)
     negative = g.add("FaceCLIPTextEncodeSDXL", 2, 1, faceclip=(faceclip, 0), text=NEGATIVE, **sizes,
                      multiple_faces="first", one_prompt_per_line=False)
     latent = g.add("EmptyLatentImage", 2, 2, **SIZE, batch_size=batch)
     sampled = g.add("KSampler", 3, 0, model=(unet, 0), positive=(positive, 0), negative=(negative, 0),
-                    latent_image=(latent, 0), seed=453563, control_after_generate="fixed", steps=30, cfg=5.0,
-                    sampler_name="dpmpp_2m", scheduler="karras", denoise=1.0)
+                    latent_image=(latent, 0), **SDXL_SAMPLING)
     g.add("PreviewImage", 3, 1, images=(face, 1))  # which face was picked
     image = g.add("VAEDecode", 4, 0, samples=(sampled, 0), vae=(vae, 0))
     return image, analyzer, face
@@ -319,6 +320,7 @@ FLUX_NEGATIVE = (  # the official FaceT5 script's negative prompt
     "digital painting, 3d render, CGI, cartoon, anime, unreal, stylized, overexposed, glossy skin, wearing mask, "
     "looking away from the camera, wearing glasses, wearing sunglasses, " + NEGATIVE + ", ugly eyes, imperfect eyes, "
     "deformed pupils, deformed iris, bad anatomy")
+FLUX_SAMPLING = {**SDXL_SAMPLING, "steps": 50, "cfg": 3.5, "sampler_name": "euler", "scheduler": "simple"}
 
 
 def faceclip_flux_portrait() -> Graph:
@@ -343,8 +345,7 @@ def faceclip_flux_portrait() -> Graph:
     latent = g.add("EmptySD3LatentImage", 1, 0, **SIZE, batch_size=1)
     shifted = g.add("ModelSamplingFlux", 2, 0, model=(unet, 0), max_shift=1.15, base_shift=0.5, **SIZE)
     sampled = g.add("KSampler", 3, 0, model=(shifted, 0), positive=(positive, 0), negative=(negative, 0),
-                    latent_image=(latent, 0), seed=453563, control_after_generate="fixed", steps=50, cfg=3.5,
-                    sampler_name="euler", scheduler="simple", denoise=1.0)
+                    latent_image=(latent, 0), **FLUX_SAMPLING)
     image = g.add("VAEDecode", 4, 0, samples=(sampled, 0), vae=(vae, 0))
     g.add("SaveImage", 5, 0, images=(image, 0), filename_prefix="faceclip_flux")
     return g
@@ -401,8 +402,7 @@ def faceclip_two_people() -> Graph:
     positive = _regions(g, 4, people, scene, ((regions, 0), (regions, 1)))
     latent = g.add("EmptyLatentImage", 6, 1, **WIDE, batch_size=1)
     sampled = g.add("KSampler", 7, 0, model=(unet, 0), positive=(positive, 0), negative=(negative, 0),
-                    latent_image=(latent, 0), seed=453563, control_after_generate="fixed", steps=30, cfg=5.0,
-                    sampler_name="dpmpp_2m", scheduler="karras", denoise=1.0)
+                    latent_image=(latent, 0), **SDXL_SAMPLING)
     image = g.add("VAEDecode", 8, 0, samples=(sampled, 0), vae=(vae, 0))
     g.add("SaveImage", 9, 0, images=(image, 0), filename_prefix="faceclip_two_people")
     return g
@@ -433,8 +433,7 @@ def faceclip_flux_two_people() -> Graph:
     latent = g.add("EmptySD3LatentImage", 7, 2, **WIDE, batch_size=1)
     shifted = g.add("ModelSamplingFlux", 7, 3, model=(unet, 0), max_shift=1.15, base_shift=0.5, **WIDE)
     sampled = g.add("KSampler", 8, 0, model=(shifted, 0), positive=(positive, 0), negative=(negative, 0),
-                    latent_image=(latent, 0), seed=453563, control_after_generate="fixed", steps=50, cfg=3.5,
-                    sampler_name="euler", scheduler="simple", denoise=1.0)
+                    latent_image=(latent, 0), **FLUX_SAMPLING)
     image = g.add("VAEDecode", 9, 0, samples=(sampled, 0), vae=(vae, 0))
     g.add("SaveImage", 10, 0, images=(image, 0), filename_prefix="faceclip_flux_two_people")
     return g
@@ -466,8 +465,7 @@ def faceclip_identity_strength() -> Graph:
     latent = g.add("EmptyLatentImage", 5, 1, **SIZE, batch_size=1)
     g.add("PreviewImage", 3, 3, images=(face, 1))  # which face was picked
     sampled = g.add("KSampler", 6, 0, model=(unet, 0), positive=(positive, 0), negative=(negative, 0),
-                    latent_image=(latent, 0), seed=453563, control_after_generate="fixed", steps=30, cfg=5.0,
-                    sampler_name="dpmpp_2m", scheduler="karras", denoise=1.0)
+                    latent_image=(latent, 0), **SDXL_SAMPLING)
     image = g.add("VAEDecode", 7, 0, samples=(sampled, 0), vae=(vae, 0))
     g.add("SaveImage", 8, 0, images=(image, 0), filename_prefix="faceclip_strength")
     return g
